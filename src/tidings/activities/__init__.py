@@ -1,0 +1,1 @@
+"""Contact activities: identified interactions and other events per contact."""

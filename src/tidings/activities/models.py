@@ -1,0 +1,47 @@
+"""The contact activity log."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tidings.db.base import Base, BigId, UTCDateTime
+
+
+class ActivityType(enum.StrEnum):
+    """Built-in activity types; custom ones are ``custom:<name>``."""
+
+    EMAIL_OPEN = "email_open"
+    EMAIL_CLICK = "email_click"
+    EMAIL_UNSUBSCRIBE = "email_unsubscribe"
+    PAGE_VISIT = "page_visit"
+    FORM_SUBMISSION = "form_submission"
+
+
+class Activity(Base):
+    """One event logged against an identified contact.
+
+    ``consent_id`` names the consent it was tracked under, so revoking that consent
+    deletes exactly these rows (B9).
+    """
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        Index("ix_activities_email_time", "email_id", "occurred_at", "id"),
+        Index("ix_activities_contact_time", "contact_id", "occurred_at", "id"),
+        Index("ix_activities_type_time", "type", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(100))
+    email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id", ondelete="SET NULL"))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="SET NULL"))
+    value: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)

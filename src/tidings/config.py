@@ -1,0 +1,84 @@
+"""Settings read once at start from the environment (``TIDINGS_*``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; defaults make the embedded mode work."""
+
+    model_config = SettingsConfigDict(env_prefix="TIDINGS_", extra="ignore")
+
+    data_dir: Path = Path("./tidings-data")
+    database_url: str = ""
+    base_url: str = ""
+    secret_key: str = ""
+    smtp_url: str = ""
+    queue_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Sending
+    smtp_connections: int = Field(default=4, ge=1, le=64)
+    mailout_lease_seconds: float = Field(default=30.0, gt=0)
+    mailout_recovery_interval: float = Field(default=5.0, gt=0)
+    send_rate_per_second: float = Field(default=0.0, ge=0)
+    # Tracking
+    tracking_batch_max: int = Field(default=500, ge=1)
+    tracking_batch_wait_ms: float = Field(default=2.0, ge=0)
+    # Embedded mail catcher
+    mailcatcher_port: int = 0
+    # Sessions
+    session_max_age: int = 60 * 60 * 12
+    secure_cookies: bool = False
+
+    def resolved_data_dir(self) -> Path:
+        """The data directory, created if missing."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def resolved_database_url(self) -> str:
+        """The database URL; SQLite in the data directory by default."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgres://")
+            elif url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{self.resolved_data_dir() / 'tidings.db'}"
+
+    def resolved_base_url(self) -> str:
+        """Public URL used in tracking links, without a trailing slash."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    def resolved_secret_key(self) -> str:
+        """The signing secret; generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.resolved_data_dir() / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def embedded_queue(self) -> bool:
+        """True when jobs run in-process (no Redis URL)."""
+        return not self.queue_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Consents: versioned definitions, agreements and the tracking policy (B1, B9)."""

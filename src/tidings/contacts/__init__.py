@@ -1,0 +1,1 @@
+"""Contacts: people Tidings mails, with their fields."""

@@ -1,0 +1,1 @@
+"""Database: engine, sessions, column types and migrations."""

@@ -1,0 +1,28 @@
+"""Migrate a database and create the rows Tidings cannot run without."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from tidings.db.migrate import upgrade
+
+
+def ensure_defaults(session: Session) -> None:
+    """Create the default ``tracking`` consent if it does not exist."""
+    from tidings.consent.service import ensure_tracking_consent
+
+    ensure_tracking_consent(session=session)
+
+
+def migrate_and_bootstrap(database_url: str) -> None:
+    """Apply all migrations, then create the default rows."""
+    from tidings.db.engine import make_engine
+    from tidings.db.session import make_sessionmaker, session_scope
+
+    upgrade(database_url)
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            ensure_defaults(session)
+    finally:
+        engine.dispose()

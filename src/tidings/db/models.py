@@ -1,0 +1,41 @@
+"""Imports every model so the metadata (and Alembic) sees all tables."""
+
+from __future__ import annotations
+
+from tidings.activities.models import Activity
+from tidings.consent.models import Consent, ConsentAgreement, ConsentText
+from tidings.contacts.models import Contact
+from tidings.db.base import Base
+from tidings.emails.models import Email, Link
+from tidings.lists.models import RecipientList, Subscription
+from tidings.mailcatcher.models import CaughtMessage
+from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout
+from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
+from tidings.tracking.models import TrackingEvent, UniqueMarker
+from tidings.web.auth.models import ApiKey, User
+
+metadata = Base.metadata
+
+__all__ = [
+    "Activity",
+    "ApiKey",
+    "CaughtMessage",
+    "Consent",
+    "ConsentAgreement",
+    "ConsentText",
+    "Contact",
+    "Delivery",
+    "DeliveryLinkUrl",
+    "Email",
+    "EmailStats",
+    "Link",
+    "LinkStats",
+    "Mailout",
+    "RecipientList",
+    "Subscription",
+    "TimelineBucket",
+    "TrackingEvent",
+    "UniqueMarker",
+    "User",
+    "metadata",
+]

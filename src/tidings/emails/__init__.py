@@ -1,0 +1,1 @@
+"""Emails: content, templates, link extraction and per-recipient rendering."""

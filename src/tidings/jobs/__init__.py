@@ -1,0 +1,1 @@
+"""The job queue: embedded (SQLite file in the data dir) or Redis, and its registry."""

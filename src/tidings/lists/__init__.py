@@ -1,0 +1,1 @@
+"""Recipient lists and subscriptions."""

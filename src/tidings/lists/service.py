@@ -1,0 +1,78 @@
+"""Recipient lists, subscriptions and opt-outs (B8)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tidings.contacts.models import Contact
+from tidings.db.base import utcnow
+from tidings.errors import Invalid, NotFound
+from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
+
+
+def create_list(*, session: Session, name: str) -> RecipientList:
+    """Create a recipient list."""
+    if not name.strip():
+        raise Invalid("a list needs a name")
+    recipient_list = RecipientList(name=name.strip())
+    session.add(recipient_list)
+    session.flush()
+    return recipient_list
+
+
+def get_list(*, session: Session, list_id: int) -> RecipientList:
+    """The list with ``list_id`` or ``NotFound``."""
+    recipient_list = session.get(RecipientList, list_id)
+    if recipient_list is None:
+        raise NotFound(f"recipient list {list_id} not found")
+    return recipient_list
+
+
+def subscription(*, session: Session, list_id: int, contact_id: int) -> Subscription | None:
+    """The contact's subscription to the list, if any."""
+    return session.scalars(
+        select(Subscription).where(
+            Subscription.list_id == list_id, Subscription.contact_id == contact_id
+        )
+    ).one_or_none()
+
+
+def subscribe(
+    *, session: Session, list_id: int, contact_id: int, source: str = "api"
+) -> Subscription:
+    """Subscribe a contact directly (no opt-in mail)."""
+    get_list(session=session, list_id=list_id)
+    if session.get(Contact, contact_id) is None:
+        raise NotFound(f"contact {contact_id} not found")
+    sub = subscription(session=session, list_id=list_id, contact_id=contact_id)
+    if sub is None:
+        sub = Subscription(list_id=list_id, contact_id=contact_id, source=source[:200])
+        session.add(sub)
+    sub.status = SubscriptionStatus.SUBSCRIBED.value
+    session.flush()
+    return sub
+
+
+def unsubscribe(
+    *, session: Session, list_id: int, contact_id: int, source: str = "api"
+) -> Subscription | None:
+    """Unsubscribe a contact from one list; returns the subscription if there was one."""
+    sub = subscription(session=session, list_id=list_id, contact_id=contact_id)
+    if sub is None:
+        return None
+    sub.status = SubscriptionStatus.UNSUBSCRIBED.value
+    sub.source = source[:200]
+    sub.updated_at = utcnow()
+    session.flush()
+    return sub
+
+
+def opt_out(*, session: Session, contact_id: int) -> None:
+    """Global opt-out: no later send reaches this contact."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"contact {contact_id} not found")
+    if contact.opted_out_at is None:
+        contact.opted_out_at = utcnow()
+    session.flush()

@@ -1,0 +1,1 @@
+"""Embedded SMTP sink and its Inbox, for demos and development."""

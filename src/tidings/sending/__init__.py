@@ -1,0 +1,1 @@
+"""Sending: mailouts, deliveries, SMTP delivery with exactly-once resume."""

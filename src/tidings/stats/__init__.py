@@ -1,0 +1,1 @@
+"""Statistics: per-email and per-link counters, timeline, reconciliation (B2)."""

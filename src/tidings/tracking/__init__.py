@@ -1,0 +1,1 @@
+"""Tracking: signed tokens, click/open/unsubscribe endpoints, classifier, event writer."""

@@ -1,0 +1,47 @@
+"""Tracking events and the markers that make unique counts possible.
+
+No row here holds a contact id, IP address or user agent (B1): an identified
+interaction is linked to its contact only through its activity row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tidings.db.base import Base, BigId, UTCDateTime
+
+
+class TrackingEvent(Base):
+    """One recorded open or click, human or automated, identified or anonymous."""
+
+    __tablename__ = "tracking_events"
+    __table_args__ = (Index("ix_tracking_events_email_time", "email_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email_id: Mapped[int] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    automated: Mapped[bool] = mapped_column(Boolean, default=False)
+    automated_reason: Mapped[str | None] = mapped_column(String(100))
+    identified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UniqueMarker(Base):
+    """Seen-before marker per email (and link) and recipient, for unique counts.
+
+    ``recipient_key`` is a keyed hash of the delivery, not a contact reference.
+    ``kind``: ``o`` opened, ``c`` clicked, ``l`` clicked this link.
+    """
+
+    __tablename__ = "unique_markers"
+
+    email_id: Mapped[int] = mapped_column(
+        ForeignKey("emails.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
+    link_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    recipient_key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)

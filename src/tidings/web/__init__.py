@@ -1,0 +1,1 @@
+"""Web: app factory, authentication, admin UI and API routers."""

@@ -1,0 +1,118 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+from tidings.config import Settings
+from tidings.db.bootstrap import ensure_defaults, migrate_and_bootstrap
+from tidings.db.models import metadata
+from tidings.runtime import Runtime
+
+PG_ADMIN_URL = os.environ.get(
+    "TIDINGS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PG_TEST_DB = os.environ.get("TIDINGS_TEST_PG_DB", "tidings_test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _pg_url() -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{PG_TEST_DB}"
+
+
+def unavailable(what: str, reason: str) -> None:
+    """Skip with a visible reason, or fail under CI where every server must be up."""
+    message = f"{what} is not reachable: {reason}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true requires it)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database file that tests copy."""
+    path = tmp_path_factory.mktemp("template") / "tidings.db"
+    migrate_and_bootstrap(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> str:
+    """A freshly created and migrated PostgreSQL database for this test session."""
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :db AND pid <> pg_backend_pid()"
+                ),
+                {"db": PG_TEST_DB},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}"'))
+            conn.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
+        admin.dispose()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
+        unavailable("PostgreSQL", str(exc).splitlines()[0])
+    url = _pg_url()
+    migrate_and_bootstrap(url)
+    return url
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str:
+    """A clean, migrated database: SQLite file or PostgreSQL, in turn."""
+    if request.param == "sqlite":
+        target = tmp_path / "data" / "tidings.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(sqlite_template, target)
+        return f"sqlite:///{target}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for a test process: data dir in tmp, the parametrized database."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        base_url="http://testserver",
+        secret_key="test-secret-key-0123456789",
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """A runtime on the test database, with default rows present."""
+    rt = Runtime(settings)
+    with rt.session() as session:
+        ensure_defaults(session)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def session(runtime: Runtime) -> Iterator[Session]:
+    """A session committed at the end of the test (rolled back on error)."""
+    with runtime.session() as sess:
+        yield sess
