@@ -16,6 +16,9 @@ from tidings.db.bootstrap import ensure_defaults, migrate_and_bootstrap
 from tidings.db.models import metadata
 from tidings.runtime import Runtime
 
+from tests.support.live import LiveServer
+from tests.support.smtp import SmtpServer, SmtpSink
+
 PG_ADMIN_URL = os.environ.get(
     "TIDINGS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -116,3 +119,46 @@ def session(runtime: Runtime) -> Iterator[Session]:
     """A session committed at the end of the test (rolled back on error)."""
     with runtime.session() as sess:
         yield sess
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on loopback that records every message."""
+    sink = SmtpSink()
+    with SmtpServer(sink) as server:
+        sink.url = server.url  # type: ignore[attr-defined]
+        yield sink
+
+
+@pytest.fixture
+def api_key(runtime: Runtime) -> str:
+    """A fresh API key."""
+    from tidings.web.auth.service import create_api_key
+
+    with runtime.session() as sess:
+        _, key = create_api_key(session=sess, name="tests")
+    return key
+
+
+@pytest.fixture
+def live(settings: Settings, smtp_sink: SmtpSink) -> Iterator[tuple[Runtime, LiveServer]]:
+    """The whole app over real HTTP with in-process workers, sending to ``smtp_sink``."""
+    from tidings.mailcatcher.server import free_port
+    from tidings.web.app import create_app
+
+    port = free_port()
+    live_settings = settings.model_copy(
+        update={
+            "smtp_url": smtp_sink.url,  # type: ignore[attr-defined]
+            "base_url": f"http://127.0.0.1:{port}",
+            "mailout_recovery_interval": 0.2,
+            "smtp_connections": 2,
+        }
+    )
+    rt = Runtime(live_settings)
+    with rt.session() as sess:
+        ensure_defaults(sess)
+    app = create_app(rt, workers=True)
+    with LiveServer(app, port=port) as server:
+        yield rt, server
+    rt.close()

@@ -30,9 +30,8 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=0.0, ge=0)
     # Tracking
     tracking_batch_max: int = Field(default=500, ge=1)
-    tracking_batch_wait_ms: float = Field(default=2.0, ge=0)
     # Embedded mail catcher
-    mailcatcher_port: int = 0
+    mailcatcher_port: int = 1025
     # Sessions
     session_max_age: int = 60 * 60 * 12
     secure_cookies: bool = False

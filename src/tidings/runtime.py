@@ -72,6 +72,13 @@ class Runtime:
             self._queue = JobQueue(self)
         return self._queue
 
+    def catcher_url(self) -> str:
+        """SMTP URL of the embedded mail catcher (written by the process running it)."""
+        path = self.settings.resolved_data_dir() / "mailcatcher.url"
+        if path.exists():
+            return path.read_text().strip()
+        return f"smtp://127.0.0.1:{self.settings.mailcatcher_port}"
+
     def close(self) -> None:
         """Release connections."""
         self.engine.dispose()

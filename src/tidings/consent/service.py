@@ -57,9 +57,7 @@ def ensure_tracking_consent(*, session: Session) -> Consent:
     return consent
 
 
-def get_by_code(
-    *, session: Session, code_name: str, missing_ok: bool = False
-) -> Consent | None:
+def get_by_code(*, session: Session, code_name: str, missing_ok: bool = False) -> Consent | None:
     """The consent with ``code_name``; ``NotFound`` unless ``missing_ok``."""
     consent = session.scalars(select(Consent).where(Consent.code_name == code_name)).one_or_none()
     if consent is None and not missing_ok:
@@ -177,14 +175,17 @@ def revoke(
         agreement.revoke_source = source[:200]
     session.flush()
     deleted = session.execute(
-        delete(Activity).where(
-            Activity.contact_id == contact_id, Activity.consent_id == consent.id
-        )
+        delete(Activity).where(Activity.contact_id == contact_id, Activity.consent_id == consent.id)
     )
-    return RevokeResult(revoked=len(active), activities_deleted=deleted.rowcount or 0)
+    return RevokeResult(
+        revoked=len(active),
+        activities_deleted=deleted.rowcount or 0,  # type: ignore[attr-defined]
+    )
 
 
-def agreement_to_dict(agreement: ConsentAgreement, *, code_name: str, version: int) -> dict[str, object]:
+def agreement_to_dict(
+    agreement: ConsentAgreement, *, code_name: str, version: int
+) -> dict[str, object]:
     """The API shape of an agreement."""
     return {
         "id": agreement.id,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING, Any
 
 from huey import RedisHuey, SqliteHuey
@@ -20,11 +19,10 @@ log = logging.getLogger(__name__)
 
 
 class _ThreadConsumer(Consumer):  # type: ignore[misc]
-    """A consumer that can run beside a web server: no signal handlers off the main thread."""
+    """A consumer that runs beside a web server: the host process owns the signals."""
 
     def _set_signal_handlers(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            super()._set_signal_handlers()
+        pass
 
 
 class JobQueue:
@@ -63,21 +61,16 @@ class JobQueue:
         """Run the consumer in background threads of this process."""
         registry.load_all()
         consumer = _ThreadConsumer(
-            self.huey, workers=workers, worker_type="thread", periodic=False,
-            initial_delay=0.05, backoff=1.5, max_delay=0.5,
+            self.huey,
+            workers=workers,
+            worker_type="thread",
+            periodic=False,
+            initial_delay=0.05,
+            backoff=1.5,
+            max_delay=0.5,
         )
         consumer.start()
         self._consumer = consumer
-
-    def run_consumer_forever(self, *, workers: int = 2) -> None:
-        """Run the consumer in the main thread until interrupted (``tidings worker``)."""
-        registry.load_all()
-        consumer = _ThreadConsumer(
-            self.huey, workers=workers, worker_type="thread", periodic=False,
-            initial_delay=0.05, backoff=1.5, max_delay=0.5,
-        )
-        self._consumer = consumer
-        consumer.run()
 
     def stop_consumer(self) -> None:
         """Stop a consumer started with ``start_consumer``."""

@@ -55,7 +55,8 @@ class Mailout(Base):
 
 
 class Delivery(Base):
-    """One message to one contact. Erasure clears ``contact_id`` and ``address``."""
+    """One message to one contact. Erasure clears ``contact_id``; the address is read
+    from the contact at send time, never copied here."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -68,10 +69,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     mailout_id: Mapped[int | None] = mapped_column(ForeignKey("mailouts.id", ondelete="CASCADE"))
     email_id: Mapped[int] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
-    contact_id: Mapped[int | None] = mapped_column(
-        ForeignKey("contacts.id", ondelete="SET NULL")
-    )
-    address: Mapped[str | None] = mapped_column(String(320))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
@@ -87,5 +85,7 @@ class DeliveryLinkUrl(Base):
     delivery_id: Mapped[int] = mapped_column(
         ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
     )
-    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), primary_key=True)
+    link_id: Mapped[int] = mapped_column(
+        ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
+    )
     url: Mapped[str] = mapped_column(Text)

@@ -10,9 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tidings.db.base import Base, UTCDateTime
 
 COUNTER_FIELDS = (
-    "sent",
-    "bounced_soft",
-    "bounced_hard",
     "opens_total",
     "opens_unique",
     "opens_automated",
@@ -27,16 +24,13 @@ COUNTER_FIELDS = (
 
 
 class EmailStats(Base):
-    """Counters of one email."""
+    """Interaction counters of one email (sending figures come from deliveries)."""
 
     __tablename__ = "email_stats"
 
     email_id: Mapped[int] = mapped_column(
         ForeignKey("emails.id", ondelete="CASCADE"), primary_key=True
     )
-    sent: Mapped[int] = mapped_column(Integer, default=0)
-    bounced_soft: Mapped[int] = mapped_column(Integer, default=0)
-    bounced_hard: Mapped[int] = mapped_column(Integer, default=0)
     opens_total: Mapped[int] = mapped_column(Integer, default=0)
     opens_unique: Mapped[int] = mapped_column(Integer, default=0)
     opens_automated: Mapped[int] = mapped_column(Integer, default=0)
@@ -74,6 +68,3 @@ class TimelineBucket(Base):
     bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     opens: Mapped[int] = mapped_column(Integer, default=0)
     clicks: Mapped[int] = mapped_column(Integer, default=0)
-
-
-

@@ -24,7 +24,7 @@ def db_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Se
 
 
 def require_api_key(
-    request: Request, session: Annotated[Session, Depends(db_session)]
+    request: Request, session: Annotated[Session, Depends(db_session, scope="function")]
 ) -> int:
     """Check the bearer key; answers 401 when it is missing, unknown or revoked."""
     from tidings.web.auth.service import verify_api_key
@@ -47,6 +47,8 @@ def require_api_key(
     return key_id
 
 
-SessionDep = Annotated[Session, Depends(db_session)]
+# scope="function": the transaction commits before the response is sent, so an
+# answered write is a stored write.
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ApiKeyDep = Annotated[int, Depends(require_api_key)]

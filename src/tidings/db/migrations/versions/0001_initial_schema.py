@@ -2,14 +2,13 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 23:53:34.302824
+Create Date: 2026-11-26
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0001"
 down_revision = None
@@ -18,7 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "api_keys",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -207,9 +205,6 @@ def upgrade() -> None:
     op.create_table(
         "email_stats",
         sa.Column("email_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("sent", sa.Integer(), nullable=False),
-        sa.Column("bounced_soft", sa.Integer(), nullable=False),
-        sa.Column("bounced_hard", sa.Integer(), nullable=False),
         sa.Column("opens_total", sa.Integer(), nullable=False),
         sa.Column("opens_unique", sa.Integer(), nullable=False),
         sa.Column("opens_automated", sa.Integer(), nullable=False),
@@ -366,7 +361,6 @@ def upgrade() -> None:
         sa.Column(
             "contact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
-        sa.Column("address", sa.String(length=320), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
@@ -476,7 +470,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     op.drop_table("delivery_link_urls")
     with op.batch_alter_table("tracking_events", schema=None) as batch_op:
         batch_op.drop_index("ix_tracking_events_email_time")

@@ -1,0 +1,42 @@
+# Tidings: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check bench install chromium clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## demo: install, migrate the embedded SQLite database, load demo data, serve with the mail catcher
+demo: $(STAMP)
+	$(BIN)/tidings demo
+
+## check: ruff (lint + format) and mypy (strict on src/)
+check: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+## test: checks, then the whole suite on SQLite and PostgreSQL (and Redis for the queue)
+test: $(STAMP) chromium check
+	$(BIN)/pytest
+
+## bench: the benchmarks under bench/ (see bench/README.md)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,189 @@
+"""The ``tidings`` command line: migrate, serve, worker, demo, api-key, user."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+import typer
+from rich.console import Console
+
+from tidings.config import Settings, get_settings
+from tidings.errors import TidingsError
+
+app = typer.Typer(help="Tidings: self-hosted email engagement platform.", no_args_is_help=True)
+api_key_app = typer.Typer(help="Manage REST API keys.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
+app.add_typer(api_key_app, name="api-key")
+app.add_typer(user_app, name="user")
+console = Console(stderr=True)
+
+
+def _runtime(settings: Settings | None = None):  # type: ignore[no-untyped-def]
+    from tidings.runtime import Runtime
+
+    return Runtime(settings or get_settings())
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations and create the default ``tracking`` consent."""
+    from tidings.db.bootstrap import migrate_and_bootstrap
+
+    settings = get_settings()
+    url = settings.resolved_database_url()
+    console.print(f"Migrating {_safe_url(url)} ...")
+    try:
+        migrate_and_bootstrap(url)
+    except Exception as exc:
+        _fail(f"migration failed: {exc}")
+    console.print("[green]Database is up to date.[/green]")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on (TIDINGS_HOST)."),
+    port: int = typer.Option(None, help="Port to listen on (TIDINGS_PORT)."),
+    workers: bool = typer.Option(True, help="Run job and mailout workers in this process."),
+) -> None:
+    """Run the web server (admin, API, tracking), with in-process workers by default."""
+    import uvicorn
+
+    from tidings.web.app import create_app
+
+    settings = get_settings()
+    if host:
+        settings.host = host
+    if port:
+        settings.port = port
+    runtime = _runtime(settings)
+    application = create_app(runtime, workers=workers, mailcatcher=not settings.smtp_url)
+    console.print(f"Tidings listening on [bold]http://{settings.host}:{settings.port}[/bold]")
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker: job queue consumer and mailout supervisor (scaled-out mode)."""
+    from tidings.jobs import registry
+    from tidings.sending.runner import MailoutSupervisor
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    runtime = _runtime()
+    registry.load_all()
+    supervisor = MailoutSupervisor(runtime)
+    supervisor.start()
+    stop = threading.Event()
+
+    def _stop(_sig: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    runtime.queue.start_consumer()
+    console.print("Worker running; Ctrl-C stops it.")
+    stop.wait()
+    runtime.queue.stop_consumer()
+    supervisor.stop()
+
+
+@app.command()
+def demo(
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the server."),
+) -> None:
+    """Migrate, load demo data, send the demo email to the mail catcher and serve."""
+    from tidings import demo as demo_data
+    from tidings.db.bootstrap import migrate_and_bootstrap
+    from tidings.web.auth import service as auth
+
+    settings = get_settings()
+    migrate_and_bootstrap(settings.resolved_database_url())
+    runtime = _runtime(settings)
+    with runtime.session() as session:
+        result = demo_data.seed(session=session)
+        user_email, password = "demo@example.com", "tidings-demo"
+        from sqlalchemy import select
+
+        from tidings.web.auth.models import User
+
+        if session.scalars(select(User).where(User.email == user_email)).first() is None:
+            auth.create_user(session=session, email=user_email, password=password)
+        _, key = auth.create_api_key(session=session, name="demo")
+    base = runtime.base_url
+    out = Console()
+    out.print()
+    out.print("[bold green]Tidings demo is ready.[/bold green]")
+    out.print(f"  Open            {base}/")
+    out.print(f"  Sign in as      {user_email} / {password}")
+    out.print(f"  Inbox           {base}/inbox  (open a message, click a link)")
+    out.print(f"  Statistics API  {base}/api/v1/emails/{result.email_id}/statistics")
+    out.print(f"  Activities API  {base}/api/v1/emails/{result.email_id}/activities")
+    out.print(f"  API key         {key}")
+    out.print(
+        f'  Try: curl -H "Authorization: Bearer {key}" '
+        f"{base}/api/v1/emails/{result.email_id}/statistics"
+    )
+    out.print()
+    if serve_after:
+        serve(host=None, port=None, workers=True)  # type: ignore[arg-type]
+
+
+@api_key_app.command("create")
+def api_key_create(name: str = typer.Option(..., "--name", help="What the key is for.")) -> None:
+    """Create an API key; the key is printed last, once."""
+    from tidings.web.auth import service as auth
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            row, key = auth.create_api_key(session=session, name=name)
+    except TidingsError as exc:
+        _fail(str(exc.detail))
+    console.print(f"Created API key {row.id} ({name}). Store it now; it is not shown again:")
+    print(key)
+
+
+@user_app.command("create")
+def user_create(
+    email: str = typer.Option(..., "--email"),
+    password: str = typer.Option(..., "--password", prompt=True, hide_input=True),
+) -> None:
+    """Create an admin user who can sign in to the web UI."""
+    from tidings.web.auth import service as auth
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            user = auth.create_user(session=session, email=email, password=password)
+    except TidingsError as exc:
+        _fail(str(exc.detail))
+    console.print(f"Created user {user.email}.")
+
+
+def main() -> None:
+    """Entry point of the ``tidings`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

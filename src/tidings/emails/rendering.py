@@ -1,0 +1,214 @@
+"""Per-recipient rendering in a Jinja2 sandbox: merge fields, tracked links, plain text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import html2text
+from jinja2 import ChainableUndefined, Template, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from tidings.emails import links as link_markup
+from tidings.errors import Invalid
+
+_HTML_ENV = ImmutableSandboxedEnvironment(autoescape=True, undefined=ChainableUndefined)
+_TEXT_ENV = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+
+_JINJA_RE = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.DOTALL)
+_TEXT_LINK_RE = re.compile(r"TDGLINK(\d+)X")
+_URL_RE = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+
+SAMPLE_CONTACT: dict[str, Any] = {
+    "id": 0,
+    "email": "sample@example.com",
+    "first_name": "Sample",
+    "last_name": "Contact",
+    "fields": {},
+}
+
+
+def contact_view(
+    *,
+    contact_id: int,
+    email: str,
+    first_name: str | None,
+    last_name: str | None,
+    fields: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What a template sees as ``contact``."""
+    return {
+        "id": contact_id,
+        "email": email,
+        "first_name": first_name,
+        "last_name": last_name,
+        "fields": dict(fields or {}),
+    }
+
+
+def _html_to_text_template(prepared_html: str) -> str:
+    """Turn the marked HTML template into a plain-text template, once per email.
+
+    Jinja constructs and tracked hrefs are swapped for placeholders that html2text
+    leaves alone, converted, then put back, so the text keeps merge fields and the
+    tracked links of each recipient.
+    """
+    saved: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        saved.append(match.group(0))
+        return f"TDGPH{len(saved) - 1:05d}X"
+
+    hidden = _JINJA_RE.sub(hide, prepared_html)
+    hidden = re.sub(
+        link_markup.MARKER + r"""="(\d+)"\s+href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""",
+        lambda m: f'href="TDGLINK{m.group(1)}X"',
+        hidden,
+    )
+    converter = html2text.HTML2Text()
+    converter.body_width = 0
+    converter.ignore_images = True
+    converter.protect_links = False
+    text = str(converter.handle(hidden)).strip() + "\n"
+    return re.sub(r"TDGPH(\d{5})X", lambda m: saved[int(m.group(1))], text)
+
+
+def _compile(env: ImmutableSandboxedEnvironment, source: str, what: str) -> Template:
+    try:
+        return env.from_string(source)
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        raise Invalid(f"{what}: template error{where}: {exc}") from exc
+
+
+@dataclass
+class CompiledEmail:
+    """An email's templates, compiled once and rendered for each recipient."""
+
+    subject: Template
+    html: Template
+    text: Template
+    text_mode: str  # "given" by the marketer, "template" derived from HTML, or "convert"
+    positions: dict[int, int] = field(default_factory=dict)  # position -> link id
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """One recipient's subject and bodies, links already rewritten."""
+
+    subject: str
+    html: str
+    text: str
+    destinations: dict[int, str]
+
+
+def compile_email(
+    *,
+    subject: str,
+    prepared_html: str,
+    plain_text: str | None,
+    positions: dict[int, int] | None = None,
+) -> CompiledEmail:
+    """Compile an email's templates; ``Invalid`` names the part with a template error."""
+    subject_t = _compile(_TEXT_ENV, subject, "subject")
+    html_t = _compile(_HTML_ENV, prepared_html, "html")
+    if plain_text:
+        text_t = _compile(_TEXT_ENV, plain_text, "plain_text")
+        mode = "given"
+    else:
+        try:
+            text_t = _TEXT_ENV.from_string(_html_to_text_template(prepared_html))
+            mode = "template"
+        except TemplateError:
+            # The conversion split a construct; convert each recipient's HTML instead.
+            text_t = _TEXT_ENV.from_string("")
+            mode = "convert"
+    return CompiledEmail(
+        subject=subject_t,
+        html=html_t,
+        text=text_t,
+        text_mode=mode,
+        positions=dict(positions or {}),
+    )
+
+
+def validate(*, subject: str, html: str, plain_text: str | None) -> list[link_markup.FoundLink]:
+    """Check every template compiles and renders for a sample contact.
+
+    Raises ``Invalid`` (a 422) so errors surface when the email is saved, not at send.
+    """
+    if not subject.strip():
+        raise Invalid("subject: must not be empty")
+    prepared, found = link_markup.prepare(html)
+    compiled = compile_email(subject=subject, prepared_html=prepared, plain_text=plain_text)
+    for part, template in (
+        ("subject", compiled.subject),
+        ("html", compiled.html),
+        ("plain_text", compiled.text),
+    ):
+        try:
+            template.render(contact=SAMPLE_CONTACT)
+        except Exception as exc:
+            raise Invalid(f"{part}: cannot be rendered: {exc}") from exc
+    return found
+
+
+def render(
+    compiled: CompiledEmail,
+    contact: dict[str, Any],
+    tracked_url: Callable[[int, str], str | None],
+) -> RenderedMessage:
+    """Render one recipient's message with tracked links."""
+    subject = " ".join(compiled.subject.render(contact=contact).split())
+    html_body, destinations = link_markup.rewrite(
+        compiled.html.render(contact=contact), tracked_url
+    )
+    if compiled.text_mode == "convert":
+        converter = html2text.HTML2Text()
+        converter.body_width = 0
+        text = str(converter.handle(html_body))
+    elif compiled.text_mode == "given":
+        text = track_plain_text_urls(
+            compiled.text.render(contact=contact), destinations, tracked_url
+        )
+    else:
+        text = _TEXT_LINK_RE.sub(
+            lambda m: _text_link(int(m.group(1)), destinations, tracked_url),
+            compiled.text.render(contact=contact),
+        )
+    return RenderedMessage(subject=subject, html=html_body, text=text, destinations=destinations)
+
+
+def _text_link(
+    position: int,
+    destinations: dict[int, str],
+    tracked_url: Callable[[int, str], str | None],
+) -> str:
+    destination = destinations.get(position)
+    if destination is None:
+        return ""
+    return tracked_url(position, destination) or destination
+
+
+def render_preview(compiled: CompiledEmail, contact: dict[str, Any]) -> RenderedMessage:
+    """Render for a preview: merge fields applied, links left as written."""
+    return render(compiled, contact, lambda _position, _destination: None)
+
+
+def track_plain_text_urls(
+    text: str, destinations: dict[int, str], tracked_url: Callable[[int, str], str | None]
+) -> str:
+    """In a hand-written plain text, swap URLs that are tracked links in the HTML."""
+    by_url = {url: pos for pos, url in sorted(destinations.items(), reverse=True)}
+
+    def swap(match: re.Match[str]) -> str:
+        url = match.group(0)
+        position = by_url.get(url)
+        if position is None:
+            return url
+        return tracked_url(position, url) or url
+
+    return _URL_RE.sub(swap, text)

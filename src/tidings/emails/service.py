@@ -1,0 +1,150 @@
+"""Create and edit emails; template errors are reported when saving (422)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tidings.emails import links as link_markup
+from tidings.emails import rendering
+from tidings.emails.models import Email, EmailPurpose, Link
+from tidings.errors import Conflict, Invalid, NotFound
+from tidings.lists.models import RecipientList
+from tidings.sending.models import Mailout
+from tidings.stats.models import EmailStats, LinkStats
+
+CONTENT_FIELDS = ("subject", "html", "plain_text")
+
+
+def get(*, session: Session, email_id: int) -> Email:
+    """The email with ``email_id`` or ``NotFound``."""
+    email = session.get(Email, email_id)
+    if email is None:
+        raise NotFound(f"email {email_id} not found")
+    return email
+
+
+def links(*, session: Session, email_id: int) -> list[Link]:
+    """The link positions of an email, in order."""
+    return list(
+        session.scalars(select(Link).where(Link.email_id == email_id).order_by(Link.position))
+    )
+
+
+def has_been_sent(*, session: Session, email_id: int) -> bool:
+    """True once any mailout of this email exists."""
+    return (
+        session.scalar(select(Mailout.id).where(Mailout.email_id == email_id).limit(1)) is not None
+    )
+
+
+def _check_purpose(purpose: str) -> str:
+    try:
+        return EmailPurpose(purpose).value
+    except ValueError:
+        allowed = ", ".join(p.value for p in EmailPurpose)
+        raise Invalid(f"purpose: must be one of {allowed}") from None
+
+
+def create(
+    *,
+    session: Session,
+    name: str,
+    subject: str,
+    html: str,
+    sender_name: str,
+    sender_address: str,
+    recipient_list_id: int | None = None,
+    plain_text: str | None = None,
+    purpose: str = EmailPurpose.REGULAR.value,
+    tracking_consent_id: int | None = None,
+) -> Email:
+    """Create an email, its link positions and its statistics row."""
+    if recipient_list_id is not None and session.get(RecipientList, recipient_list_id) is None:
+        raise NotFound(f"recipient list {recipient_list_id} not found")
+    found = rendering.validate(subject=subject, html=html, plain_text=plain_text)
+    prepared, _ = link_markup.prepare(html)
+    email = Email(
+        name=name.strip() or subject,
+        subject=subject,
+        html=html,
+        plain_text=plain_text or None,
+        prepared_html=prepared,
+        sender_name=sender_name,
+        sender_address=sender_address,
+        recipient_list_id=recipient_list_id,
+        purpose=_check_purpose(purpose),
+        tracking_consent_id=tracking_consent_id,
+    )
+    session.add(email)
+    session.flush()
+    session.add(EmailStats(email_id=email.id))
+    _store_links(session, email, found)
+    return email
+
+
+def update(*, session: Session, email: Email, changes: dict[str, Any]) -> Email:
+    """Change an email. Content is locked once the email has been sent, so every
+    recorded click keeps pointing at the link it was made on."""
+    content_changed = any(
+        key in changes and changes[key] != getattr(email, key) for key in CONTENT_FIELDS
+    )
+    if content_changed and has_been_sent(session=session, email_id=email.id):
+        raise Conflict("the content of an email that has been sent cannot change; copy it")
+    new_list = changes.get("recipient_list_id")
+    if new_list is not None and session.get(RecipientList, new_list) is None:
+        raise NotFound(f"recipient list {new_list} not found")
+    if "purpose" in changes:
+        changes["purpose"] = _check_purpose(changes["purpose"])
+    subject = changes.get("subject", email.subject)
+    html = changes.get("html", email.html)
+    plain_text = changes.get("plain_text", email.plain_text)
+    found = rendering.validate(subject=subject, html=html, plain_text=plain_text)
+    for key, value in changes.items():
+        setattr(email, key, value)
+    if content_changed:
+        email.prepared_html, _ = link_markup.prepare(html)
+        for link in links(session=session, email_id=email.id):
+            session.delete(link)
+        session.flush()
+        _store_links(session, email, found)
+    session.flush()
+    return email
+
+
+def _store_links(session: Session, email: Email, found: list[link_markup.FoundLink]) -> None:
+    for item in found:
+        link = Link(
+            email_id=email.id,
+            position=item.position,
+            url=item.url,
+            personalized=item.personalized,
+        )
+        session.add(link)
+        session.flush()
+        session.add(LinkStats(link_id=link.id, email_id=email.id))
+    session.flush()
+
+
+def to_dict(email: Email, *, link_rows: list[Link] | None = None) -> dict[str, Any]:
+    """The API shape of an email."""
+    data: dict[str, Any] = {
+        "id": email.id,
+        "name": email.name,
+        "subject": email.subject,
+        "html": email.html,
+        "plain_text": email.plain_text,
+        "sender_name": email.sender_name,
+        "sender_address": email.sender_address,
+        "recipient_list_id": email.recipient_list_id,
+        "purpose": email.purpose,
+        "created_at": email.created_at.isoformat(),
+        "updated_at": email.updated_at.isoformat(),
+    }
+    if link_rows is not None:
+        data["links"] = [
+            {"link_id": link.id, "position": link.position, "url": link.url} for link in link_rows
+        ]
+    return data

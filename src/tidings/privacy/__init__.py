@@ -1,0 +1,1 @@
+"""Data subject rights: export, erasure, retention (B10)."""

@@ -1,0 +1,79 @@
+"""Erase one contact: their personal data leaves every table; counts stay (B10).
+
+Rows that only exist for this person (contact, agreements, subscriptions,
+activities, group memberships, personalized link destinations, caught messages) are
+deleted; deliveries stay for the statistics with the contact reference cleared.
+On SQLite, ``secure_delete`` overwrites the freed pages and a WAL checkpoint moves
+the change out of the log, so the address is not readable in any file afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from tidings.contacts import service as contacts
+from tidings.mailcatcher.models import CaughtMessage
+from tidings.runtime import Runtime
+from tidings.sending.models import Delivery, DeliveryLinkUrl
+
+log = logging.getLogger(__name__)
+
+
+def erase_contact(*, session: Session, contact_id: int) -> str:
+    """Delete or anonymize every row about the contact; returns the erased address."""
+    contact = contacts.get(session=session, contact_id=contact_id)
+    address = contact.email
+    delivery_ids = select(Delivery.id).where(Delivery.contact_id == contact_id)
+    session.execute(delete(DeliveryLinkUrl).where(DeliveryLinkUrl.delivery_id.in_(delivery_ids)))
+    session.execute(
+        update(Delivery)
+        .where(Delivery.contact_id == contact_id)
+        .values(contact_id=None, error=None)
+    )
+    caught = session.execute(select(CaughtMessage.id, CaughtMessage.recipients)).all()
+    doomed = [mid for mid, recipients in caught if address in recipients.lower().split(",")]
+    if doomed:
+        session.execute(delete(CaughtMessage).where(CaughtMessage.id.in_(doomed)))
+    # Agreements, subscriptions, activities and group memberships go by ON DELETE CASCADE.
+    session.delete(contact)
+    session.flush()
+    return address
+
+
+def scrub_files(runtime: Runtime, *, attempts: int = 20) -> bool:
+    """On SQLite, move committed changes out of the WAL and truncate it.
+
+    Returns True when the checkpoint completed (no reader held old pages).
+    """
+    if not runtime.is_sqlite:
+        return True
+    for _ in range(attempts):
+        raw = runtime.engine.raw_connection()
+        try:
+            busy, _log, _moved = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+        if not busy:
+            _scrub_queue(runtime)
+            return True
+        time.sleep(0.05)
+    log.warning("WAL checkpoint stayed busy; erased data leaves the log at the next one")
+    return False
+
+
+def _scrub_queue(runtime: Runtime) -> None:
+    """The embedded job queue holds only ids; still, checkpoint its log as well."""
+    path = runtime.settings.resolved_data_dir() / "jobs.db"
+    if not path.exists():
+        return
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()

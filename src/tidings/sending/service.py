@@ -1,0 +1,159 @@
+"""Start mailouts and report their progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from tidings.contacts.models import Contact
+from tidings.db.base import utcnow
+from tidings.emails.models import Email, EmailPurpose
+from tidings.errors import Conflict, Invalid, NotFound
+from tidings.lists.models import Subscription, SubscriptionStatus
+from tidings.sending.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
+
+RUN_MAILOUT_JOB = "sending.run_mailout"
+
+
+def _group_filter(group_id: int, *, exclude: bool) -> ColumnElement[bool]:
+    from tidings.groups.service import member_ids_select
+
+    members = member_ids_select(group_id)
+    return Contact.id.not_in(members) if exclude else Contact.id.in_(members)
+
+
+def _check_group(session: Session, group_id: int) -> None:
+    try:
+        from tidings.groups.models import ContactGroup
+    except ModuleNotFoundError:
+        raise Invalid("contact groups are not available") from None
+    if session.get(ContactGroup, group_id) is None:
+        raise NotFound(f"contact group {group_id} not found")
+
+
+def start_mailout(
+    *,
+    session: Session,
+    email_id: int,
+    contact_group_id: int | None = None,
+    exclude_contact_group_id: int | None = None,
+) -> Mailout:
+    """Snapshot the recipients of a regular email into pending deliveries.
+
+    Skips contacts who unsubscribed from the list or opted out globally. The mailout
+    runs in a worker once this transaction commits.
+    """
+    email = session.get(Email, email_id)
+    if email is None:
+        raise NotFound(f"email {email_id} not found")
+    if email.purpose != EmailPurpose.REGULAR.value:
+        raise Invalid(f"only regular emails are sent to a list; this one is {email.purpose}")
+    if email.recipient_list_id is None:
+        raise Invalid("the email has no recipient list")
+    active = session.scalar(
+        select(Mailout.id).where(
+            Mailout.email_id == email_id,
+            Mailout.status.in_([MailoutStatus.QUEUED.value, MailoutStatus.SENDING.value]),
+        )
+    )
+    if active is not None:
+        raise Conflict(f"mailout {active} of this email is still running")
+    for group_id in (contact_group_id, exclude_contact_group_id):
+        if group_id is not None:
+            _check_group(session, group_id)
+    mailout = Mailout(
+        email_id=email_id,
+        recipient_list_id=email.recipient_list_id,
+        contact_group_id=contact_group_id,
+        exclude_contact_group_id=exclude_contact_group_id,
+        status=MailoutStatus.QUEUED.value,
+    )
+    session.add(mailout)
+    session.flush()
+    already = select(Delivery.contact_id).where(
+        Delivery.email_id == email_id,
+        Delivery.contact_id.is_not(None),
+        Delivery.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value]),
+    )
+    conditions: list[ColumnElement[bool]] = [
+        Subscription.list_id == email.recipient_list_id,
+        Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
+        Contact.opted_out_at.is_(None),
+        # A later mailout of the same email reaches only those not yet sent it.
+        Contact.id.not_in(already),
+    ]
+    if contact_group_id is not None:
+        conditions.append(_group_filter(contact_group_id, exclude=False))
+    if exclude_contact_group_id is not None:
+        conditions.append(_group_filter(exclude_contact_group_id, exclude=True))
+    recipients = (
+        select(
+            literal(mailout.id),
+            literal(email_id),
+            Contact.id,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            literal(utcnow(), Delivery.created_at.type),
+        )
+        .select_from(Subscription)
+        .join(Contact, Contact.id == Subscription.contact_id)
+        .where(*conditions)
+        .order_by(Contact.id)
+    )
+    session.execute(
+        insert(Delivery).from_select(
+            ["mailout_id", "email_id", "contact_id", "status", "attempts", "created_at"],
+            recipients,
+        )
+    )
+    mailout.total = (
+        session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.mailout_id == mailout.id)
+        )
+        or 0
+    )
+    session.flush()
+    runtime = session.info.get("runtime")
+    if runtime is not None:
+        runtime.queue.enqueue_after_commit(session, RUN_MAILOUT_JOB, mailout_id=mailout.id)
+    return mailout
+
+
+def get_mailout(*, session: Session, mailout_id: int) -> Mailout:
+    """The mailout or ``NotFound``."""
+    mailout = session.get(Mailout, mailout_id)
+    if mailout is None:
+        raise NotFound(f"mailout {mailout_id} not found")
+    return mailout
+
+
+def progress(*, session: Session, mailout: Mailout) -> dict[str, Any]:
+    """The API shape of a mailout: ``{id, email_id, status, total, sent, failed, ...}``."""
+    counts = dict(
+        session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.mailout_id == mailout.id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    sent = sum(
+        counts.get(s.value, 0)
+        for s in (DeliveryStatus.SENT, DeliveryStatus.BOUNCED_SOFT, DeliveryStatus.BOUNCED_HARD)
+    )
+    return {
+        "id": mailout.id,
+        "email_id": mailout.email_id,
+        "status": mailout.status,
+        "total": mailout.total,
+        "sent": sent,
+        "failed": counts.get(DeliveryStatus.FAILED.value, 0),
+        "skipped": counts.get(DeliveryStatus.SKIPPED.value, 0),
+        "pending": counts.get(DeliveryStatus.PENDING.value, 0),
+        "contact_group_id": mailout.contact_group_id,
+        "exclude_contact_group_id": mailout.exclude_contact_group_id,
+        "created_at": mailout.created_at.isoformat(),
+        "started_at": mailout.started_at.isoformat() if mailout.started_at else None,
+        "finished_at": mailout.finished_at.isoformat() if mailout.finished_at else None,
+    }

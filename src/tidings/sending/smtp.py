@@ -1,0 +1,166 @@
+"""SMTP delivery that commits "sent" before the message is final (exactly once).
+
+The message body goes out first; then the caller's commit marks the delivery sent;
+only then does the final ``.`` tell the server to accept it. A process killed before
+the commit leaves a transaction the server discards (the delivery stays pending and
+is sent again); killed after it, the server receives the ``.`` already on its way.
+If the commit finds the delivery already sent by another worker, the message is
+abandoned with RSET and never accepted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from tidings.errors import Invalid
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """Where and how to deliver, parsed from ``TIDINGS_SMTP_URL``."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    implicit_tls: bool = False
+    starttls: bool = False
+
+
+def parse_smtp_url(url: str) -> SmtpTarget:
+    """Parse ``smtp://user:pass@host:port`` (``?starttls=1``) or ``smtps://...``."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise Invalid(f"TIDINGS_SMTP_URL must look like smtp://host:port, not {url!r}")
+    implicit = parts.scheme == "smtps"
+    return SmtpTarget(
+        host=parts.hostname,
+        port=parts.port or (465 if implicit else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        implicit_tls=implicit,
+        starttls="starttls=1" in parts.query or "starttls=true" in parts.query,
+    )
+
+
+class SendFailure(Exception):
+    """The server did not take the message; ``after_commit`` says if it was marked sent."""
+
+    def __init__(self, text: str, *, after_commit: bool = False) -> None:
+        super().__init__(text)
+        self.after_commit = after_commit
+
+
+class TemporaryFailure(SendFailure):
+    """Try again later (4xx, connection lost)."""
+
+
+class PermanentFailure(SendFailure):
+    """The server refused this message for good (5xx)."""
+
+
+class Abandoned(Exception):
+    """The commit said not to send (another worker already did)."""
+
+
+class SmtpConnection:
+    """One reusable SMTP connection."""
+
+    def __init__(self, target: SmtpTarget, *, timeout: float = 30.0) -> None:
+        self.target = target
+        self.timeout = timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _open(self) -> smtplib.SMTP:
+        t = self.target
+        smtp: smtplib.SMTP
+        if t.implicit_tls:
+            smtp = smtplib.SMTP_SSL(
+                t.host, t.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(t.host, t.port, timeout=self.timeout)
+        smtp.ehlo()
+        if t.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if t.username:
+            smtp.login(t.username, t.password or "")
+        return smtp
+
+    def close(self) -> None:
+        """Say QUIT and close."""
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    def send(self, *, sender: str, recipient: str, data: bytes, commit: Callable[[], bool]) -> None:
+        """Deliver ``data``; ``commit()`` runs before the final dot and returns False
+        to abandon the message. Raises ``TemporaryFailure``, ``PermanentFailure``
+        or ``Abandoned``."""
+        try:
+            if self._smtp is None:
+                self._smtp = self._open()
+            smtp = self._smtp
+            code, reply = smtp.mail(sender)
+            if code != 250:
+                self._reset(smtp)
+                self._fail(code, reply)
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset(smtp)
+                self._fail(code, reply)
+            smtp.putcmd("data")
+            code, reply = smtp.getreply()
+            if code != 354:
+                self._reset(smtp)
+                self._fail(code, reply)
+            body = _LEADING_DOT.sub(b"..", data)
+            if not body.endswith(b"\r\n"):
+                body += b"\r\n"
+            smtp.send(body)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"connection lost: {exc}") from exc
+        if not commit():
+            # Not sent: closing without the final dot makes the server discard it.
+            self._drop()
+            raise Abandoned("delivery already handled elsewhere")
+        try:
+            smtp.send(b".\r\n")
+            code, reply = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError):
+            # The dot went out: the server most likely took it. Counting it sent
+            # risks one lost message; sending again would risk a duplicate.
+            self._drop()
+            return
+        if code != 250:
+            self._fail(code, reply, after_commit=True)
+
+    @staticmethod
+    def _reset(smtp: smtplib.SMTP) -> None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            smtp.rset()
+
+    @staticmethod
+    def _fail(code: int, reply: bytes, *, after_commit: bool = False) -> None:
+        text = f"{code} {reply.decode('utf-8', 'replace')}"
+        if 400 <= code < 500 or code < 200:
+            raise TemporaryFailure(text, after_commit=after_commit)
+        raise PermanentFailure(text, after_commit=after_commit)

@@ -1,0 +1,151 @@
+"""Public tracking endpoints: click redirect, open pixel, unsubscribe (B4-B8).
+
+They stay tiny: verify the token, look the destination up (cached), classify, hand
+the event to the writer and wait for its commit, answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from tidings.db.base import utcnow
+from tidings.emails.links import is_trackable
+from tidings.groups_hooks import notify_contacts_changed
+from tidings.runtime import Runtime
+from tidings.tracking import tokens
+from tidings.tracking import unsubscribe as unsub
+from tidings.tracking.classifier import Interaction
+from tidings.tracking.events import CLICK, OPEN, TrackedEvent
+from tidings.tracking.writer import WriterUnavailable
+from tidings.web.pages import error_page, render
+
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_STORE = {"Cache-Control": "no-store, max-age=0", "Referrer-Policy": "no-referrer"}
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def _interaction(request: Request, kind: str) -> Interaction:
+    return Interaction(
+        kind=kind,
+        method=request.method,
+        user_agent=request.headers.get("user-agent", ""),
+        ip=request.client.host if request.client else "",
+    )
+
+
+def _invalid(request: Request) -> Response:
+    return error_page(request, 404, "This link is not valid. Check that it was copied whole.")
+
+
+async def click(request: Request) -> Response:
+    """Record a click and redirect to the exact destination of that link."""
+    runtime = _runtime(request)
+    data = runtime.signer.read(tokens.CLICK, request.path_params["token"])
+    if data is None:
+        return _invalid(request)
+    link = runtime.links.peek(data.link_id)
+    if link is None:
+        link = await run_in_threadpool(runtime.links.load, data.link_id)
+        if link is None:
+            return _invalid(request)
+    url: str | None = link.url
+    if link.personalized:
+        url = await run_in_threadpool(runtime.links.delivery_destination, data.delivery_id, link)
+    if url is None or not is_trackable(url):
+        return _invalid(request)
+    verdict = request.app.state.classifier.classify(_interaction(request, CLICK))
+    event = TrackedEvent(
+        kind=CLICK,
+        delivery_id=data.delivery_id,
+        email_id=link.email_id,
+        link_id=link.link_id,
+        url=url,
+        occurred_at=utcnow(),
+        automated=verdict.automated,
+        automated_reason=verdict.reason,
+    )
+    try:
+        await request.app.state.writer.record(event)
+    except WriterUnavailable:
+        return error_page(request, 503, "We could not follow this link just now; try again.")
+    return RedirectResponse(url, status_code=302, headers=NO_STORE)
+
+
+async def open_pixel(request: Request) -> Response:
+    """Record an open and answer a transparent GIF."""
+    runtime = _runtime(request)
+    data = runtime.signer.read(tokens.OPEN, request.path_params["token"])
+    if data is None:
+        return Response(status_code=404, headers=NO_STORE)
+    email_id = data.link_id  # open tokens sign the email id in the link slot
+    verdict = request.app.state.classifier.classify(_interaction(request, OPEN))
+    event = TrackedEvent(
+        kind=OPEN,
+        delivery_id=data.delivery_id,
+        email_id=email_id,
+        link_id=None,
+        url=None,
+        occurred_at=utcnow(),
+        automated=verdict.automated,
+        automated_reason=verdict.reason,
+    )
+    # An image that fails to count must still not break the email.
+    with contextlib.suppress(WriterUnavailable):
+        await request.app.state.writer.record(event)
+    return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
+
+
+async def unsubscribe(request: Request) -> Response:
+    """GET/HEAD show a confirmation page; POST unsubscribes at once (one-click, B8)."""
+    runtime = _runtime(request)
+    data = runtime.signer.read(tokens.UNSUBSCRIBE, request.path_params["token"])
+    if data is None:
+        return _invalid(request)
+    everything = False
+    if request.method == "POST":
+        form = await request.form()
+        everything = form.get("scope") == "all"
+    result = await run_in_threadpool(_unsubscribe, request, runtime, data.delivery_id, everything)
+    if result is None:
+        return _invalid(request)
+    list_name, done = result
+    return render(
+        request,
+        "public/unsubscribe.html",
+        {"list_name": list_name, "done": done, "scope": "all" if everything else "list"},
+        headers=NO_STORE,
+    )
+
+
+def _unsubscribe(
+    request: Request, runtime: Runtime, delivery_id: int, everything: bool
+) -> tuple[str, bool] | None:
+    with runtime.session() as session:
+        where = unsub.target(session, delivery_id)
+        if where is None:
+            return None
+        if request.method != "POST":
+            return where.list_name, False
+        changed = unsub.unsubscribe(
+            session, where, everything=everything, policy=request.app.state.writer.policy
+        )
+        if changed and where.contact_id is not None:
+            notify_contacts_changed(session, [where.contact_id])
+        return where.list_name, True
+
+
+routes = [
+    Route("/t/c/{token}", click, methods=["GET", "HEAD"]),
+    Route("/t/o/{token}.gif", open_pixel, methods=["GET", "HEAD"]),
+    Route("/u/{token}", unsubscribe, methods=["GET", "HEAD", "POST"]),
+]

@@ -1,0 +1,109 @@
+"""Signed, unguessable tokens for tracking and unsubscribe URLs (B5).
+
+A token holds a purpose, a delivery id and a link id, packed as varints, followed by
+a truncated HMAC-SHA256 over purpose and payload, all base64url without padding. It
+carries no destination and no email address; the destination is looked up.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+SIGNATURE_BYTES = 12
+CLICK = b"c"
+OPEN = b"o"
+UNSUBSCRIBE = b"u"
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varints(data: bytes) -> list[int] | None:
+    values: list[int] = []
+    value = shift = 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            if shift > 63:
+                return None
+        else:
+            values.append(value)
+            value = shift = 0
+    if shift:
+        return None
+    return values
+
+
+@dataclass(frozen=True)
+class TokenData:
+    """What a verified token says."""
+
+    delivery_id: int
+    link_id: int
+
+
+class TokenSigner:
+    """Signs and verifies tokens with the instance secret."""
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(b"tidings-tokens:" + secret.encode()).digest()
+
+    def _sign(self, purpose: bytes, payload: bytes) -> bytes:
+        return hmac.new(self._key, purpose + payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+    def make(self, purpose: bytes, delivery_id: int, link_id: int = 0) -> str:
+        """A token for ``purpose`` about one delivery (and link)."""
+        payload = _varint(delivery_id) + _varint(link_id)
+        raw = payload + self._sign(purpose, payload)
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    def read(self, purpose: bytes, token: str) -> TokenData | None:
+        """The token's data if it is intact and signed for ``purpose``, else None."""
+        if not 8 <= len(token) <= 64:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError):
+            return None
+        if len(raw) <= SIGNATURE_BYTES:
+            return None
+        payload, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
+        if not hmac.compare_digest(signature, self._sign(purpose, payload)):
+            return None
+        values = _read_varints(payload)
+        if values is None or len(values) != 2:
+            return None
+        return TokenData(delivery_id=values[0], link_id=values[1])
+
+    def recipient_key(self, delivery_id: int) -> bytes:
+        """A keyed hash of a delivery, used only to count unique recipients."""
+        return hmac.new(self._key, b"k" + _varint(delivery_id), hashlib.sha256).digest()[:16]
+
+
+def click_path(signer: TokenSigner, delivery_id: int, link_id: int) -> str:
+    """Path of a tracked link."""
+    return f"/t/c/{signer.make(CLICK, delivery_id, link_id)}"
+
+
+def open_path(signer: TokenSigner, delivery_id: int, email_id: int) -> str:
+    """Path of the open pixel; the signed email id spares a lookup per open."""
+    return f"/t/o/{signer.make(OPEN, delivery_id, email_id)}.gif"
+
+
+def unsubscribe_path(signer: TokenSigner, delivery_id: int) -> str:
+    """Path of the unsubscribe page / one-click endpoint."""
+    return f"/u/{signer.make(UNSUBSCRIBE, delivery_id)}"

@@ -1,0 +1,142 @@
+"""The one batching writer for tracking events, with group commit.
+
+Requests hand their event to the writer and wait for the commit of the batch that
+holds it, so an answered click is a stored click. Events that arrive while a batch
+commits form the next batch: under load batches grow and commits stay few.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import DBAPIError
+
+from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
+from tidings.tracking.apply import BatchOutcome, apply_batch
+from tidings.tracking.events import TrackedEvent
+
+if TYPE_CHECKING:
+    from tidings.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+_ATTEMPTS = 4
+
+
+class WriterUnavailable(RuntimeError):
+    """The event could not be stored; the request must not claim it was."""
+
+
+class EventWriter:
+    """Owns one thread that applies batches of events in single transactions."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        policy: TrackingPolicy | None = None,
+        batch_max: int | None = None,
+        on_committed: Callable[[BatchOutcome], None] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.policy: TrackingPolicy = policy or ConsentAgreementPolicy()
+        self.batch_max = batch_max or runtime.settings.tracking_batch_max
+        self.on_committed = on_committed
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.events = 0
+
+    def start(self) -> None:
+        """Start the writer thread (idempotent)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="tidings-event-writer", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    async def record(self, event: TrackedEvent) -> None:
+        """Store ``event``; returns once its batch has committed."""
+        future: Future[None] = Future()
+        self._queue.put((event, future))
+        await asyncio.wrap_future(future)
+
+    def record_blocking(self, event: TrackedEvent, timeout: float = 30.0) -> None:
+        """Store ``event`` from a thread; returns once committed."""
+        future: Future[None] = Future()
+        self._queue.put((event, future))
+        future.result(timeout)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            while len(batch) < self.batch_max:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            self._write(batch)  # type: ignore[arg-type]
+
+    def _write(self, batch: list[tuple[TrackedEvent, Future[None]]]) -> None:
+        events = [event for event, _ in batch]
+        error: BaseException | None = None
+        outcome: BatchOutcome | None = None
+        for attempt in range(_ATTEMPTS):
+            try:
+                with self.runtime.session() as session:
+                    outcome = apply_batch(
+                        session, events, signer=self.runtime.signer, policy=self.policy
+                    )
+                    self._after_commit(session, outcome)
+                error = None
+                break
+            except DBAPIError as exc:  # locked, deadlock, connection lost: retry
+                error = exc
+                log.warning("tracking batch failed (attempt %d): %s", attempt + 1, exc)
+                time.sleep(0.05 * (attempt + 1))
+            except Exception as exc:
+                error = exc
+                log.exception("tracking batch failed")
+                break
+        for _, future in batch:
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(WriterUnavailable(str(error)))
+        if error is None:
+            self.batches += 1
+            self.events += len(events)
+            if self.on_committed is not None and outcome is not None:
+                self.on_committed(outcome)
+
+    def _after_commit(self, session: object, outcome: BatchOutcome) -> None:
+        if not outcome.identified_contacts:
+            return
+        try:
+            from tidings.groups.hooks import contacts_changed
+        except ModuleNotFoundError:
+            return
+        contacts_changed(session, sorted(outcome.identified_contacts))  # type: ignore[arg-type]

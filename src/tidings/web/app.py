@@ -1,0 +1,96 @@
+"""The application factory: API, public tracking endpoints, pages, background workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from tidings import __version__
+from tidings.config import get_settings
+from tidings.runtime import Runtime
+from tidings.tracking.classifier import Classifier
+from tidings.tracking.writer import EventWriter
+from tidings.web import errors
+from tidings.web.pages import TEMPLATE_DIRS
+
+log = logging.getLogger(__name__)
+STATIC_DIR = TEMPLATE_DIRS[0].parent / "static"
+
+
+def create_app(
+    runtime: Runtime | None = None, *, workers: bool = False, mailcatcher: bool = False
+) -> FastAPI:
+    """Build the app. ``workers`` runs the job consumer and mailout supervisor in this
+    process (the embedded mode); ``mailcatcher`` starts the built-in SMTP sink."""
+    runtime = runtime or Runtime(get_settings())
+    writer = EventWriter(runtime)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from tidings.mailcatcher.server import MailCatcher
+        from tidings.sending.runner import MailoutSupervisor
+
+        catcher = supervisor = None
+        if mailcatcher:
+            catcher = MailCatcher(runtime, port=runtime.settings.mailcatcher_port)
+            catcher.start()
+            app.state.mailcatcher = catcher
+        writer.start()
+        if workers:
+            runtime.queue.start_consumer()
+            supervisor = MailoutSupervisor(runtime)
+            supervisor.start()
+        try:
+            yield
+        finally:
+            if supervisor is not None:
+                supervisor.stop()
+                runtime.queue.stop_consumer()
+            writer.stop()
+            if catcher is not None:
+                catcher.stop()
+
+    app = FastAPI(
+        title="Tidings",
+        version=__version__,
+        description="Email engagement: tracked emails, contact activities, segments.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.writer = writer
+    app.state.classifier = Classifier()
+    errors.install(app)
+    _include_routers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from tidings.consent.api import router as consent_router
+    from tidings.contacts.api import router as contacts_router
+    from tidings.emails.api import router as emails_router
+    from tidings.lists.api import router as lists_router
+    from tidings.mailcatcher.admin import router as inbox_router
+    from tidings.tracking.routes import routes as tracking_routes
+
+    for router in (contacts_router, consent_router, lists_router, emails_router, inbox_router):
+        app.include_router(router)
+    try:
+        from tidings.groups.api import router as groups_router
+    except ModuleNotFoundError:
+        pass
+    else:
+        app.include_router(groups_router)
+    app.router.routes.extend(tracking_routes)

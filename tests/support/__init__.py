@@ -1,0 +1,1 @@
+"""Test support: real SMTP server, live HTTP server, small world builders."""
