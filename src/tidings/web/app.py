@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
 
 from tidings import __version__
 from tidings.config import get_settings
@@ -15,7 +18,9 @@ from tidings.runtime import Runtime
 from tidings.tracking.classifier import Classifier
 from tidings.tracking.writer import EventWriter
 from tidings.web import errors
+from tidings.web.auth.sessions import LoginLimiter, LoginRequired, login_redirect
 from tidings.web.pages import TEMPLATE_DIRS
+from tidings.web.security import SecurityHeaders
 
 log = logging.getLogger(__name__)
 STATIC_DIR = TEMPLATE_DIRS[0].parent / "static"
@@ -66,8 +71,24 @@ def create_app(
     app.state.runtime = runtime
     app.state.writer = writer
     app.state.classifier = Classifier()
+    app.state.login_limiter = LoginLimiter()
     errors.install(app)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(exc.next_path)
+
     _include_routers(app)
+    settings = runtime.settings
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=runtime.secret_key + ":sessions",
+        session_cookie="tidings_session",
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.secure_cookies or runtime.base_url.startswith("https://"),
+    )
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -77,6 +98,30 @@ def create_app(
     return app
 
 
+ADMIN_MODULES = (
+    "tidings.emails.admin",
+    "tidings.contacts.admin",
+    "tidings.consent.admin",
+    "tidings.lists.admin",
+    "tidings.groups.admin",
+    "tidings.web.settings_admin",
+)
+
+
+def _admin_routers() -> list[APIRouter]:
+    """Admin page routers of every domain that has them."""
+    found: list[APIRouter] = []
+    for name in ADMIN_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        found.append(module.router)
+    return found
+
+
 def _include_routers(app: FastAPI) -> None:
     from tidings.consent.api import router as consent_router
     from tidings.contacts.api import router as contacts_router
@@ -84,8 +129,12 @@ def _include_routers(app: FastAPI) -> None:
     from tidings.lists.api import router as lists_router
     from tidings.mailcatcher.admin import router as inbox_router
     from tidings.tracking.routes import routes as tracking_routes
+    from tidings.web.admin import router as home_router
+    from tidings.web.auth.sessions import router as auth_router
 
-    for router in (contacts_router, consent_router, lists_router, emails_router, inbox_router):
+    for router in (contacts_router, consent_router, lists_router, emails_router):
+        app.include_router(router)
+    for router in (auth_router, home_router, inbox_router, *_admin_routers()):
         app.include_router(router)
     try:
         from tidings.groups.api import router as groups_router

@@ -1,0 +1,88 @@
+"""Fixtures for the admin UI: a live app with a signed-in user and a real chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI
+from tests.support.live import LiveServer
+from tests.support.smtp import SmtpSink
+from tidings.runtime import Runtime
+
+CHROMIUM = os.environ.get("TIDINGS_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Ui:
+    """A running admin app and what a test needs to drive it."""
+
+    runtime: Runtime
+    url: str
+    sink: SmtpSink
+    email: str = ADMIN_EMAIL
+    password: str = ADMIN_PASSWORD
+
+
+@pytest.fixture
+def ui(live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink) -> Ui:
+    """The live app with an admin user."""
+    from tidings.web.auth.service import create_user
+
+    runtime, server = live
+    with runtime.session() as session:
+        create_user(session=session, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+    return Ui(runtime=runtime, url=server.url, sink=smtp_sink)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright (no downloaded browser)."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        message = f"chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    """A fresh browser context and page; dialogs are recorded, never accepted silently."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    pg = context.new_page()
+    pg.dialogs = []  # type: ignore[attr-defined]
+
+    def on_dialog(dialog: object) -> None:
+        pg.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.accept()  # type: ignore[attr-defined]
+
+    pg.on("dialog", on_dialog)
+    yield pg
+    context.close()
+
+
+def sign_in(page: object, ui: Ui) -> None:
+    """Sign in through the login form."""
+    page.goto(f"{ui.url}/login")  # type: ignore[attr-defined]
+    page.fill("input[name=email]", ui.email)  # type: ignore[attr-defined]
+    page.fill("input[name=password]", ui.password)  # type: ignore[attr-defined]
+    page.click("button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_load_state()  # type: ignore[attr-defined]
