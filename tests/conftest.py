@@ -162,3 +162,21 @@ def live(settings: Settings, smtp_sink: SmtpSink) -> Iterator[tuple[Runtime, Liv
     with LiveServer(app, port=port) as server:
         yield rt, server
     rt.close()
+
+
+REDIS_URL = os.environ.get("TIDINGS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis database for queue tests, flushed first."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.exceptions.RedisError as exc:
+        unavailable("Redis", str(exc))
+    finally:
+        client.close()
+    return REDIS_URL

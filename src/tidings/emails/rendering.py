@@ -8,14 +8,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import html2text
-from jinja2 import ChainableUndefined, Template, TemplateError
+from jinja2 import ChainableUndefined, Template, TemplateError, Undefined
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tidings.emails import links as link_markup
 from tidings.errors import Invalid
 
-_HTML_ENV = ImmutableSandboxedEnvironment(autoescape=True, undefined=ChainableUndefined)
-_TEXT_ENV = ImmutableSandboxedEnvironment(autoescape=False, undefined=ChainableUndefined)
+class _StrictSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, failing loudly on unsafe access instead of rendering nothing."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        raise SecurityError(f"access to attribute {attribute!r} is not allowed in templates")
+
+
+_HTML_ENV = _StrictSandbox(autoescape=True, undefined=ChainableUndefined)
+_TEXT_ENV = _StrictSandbox(autoescape=False, undefined=ChainableUndefined)
 
 _JINJA_RE = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.DOTALL)
 _TEXT_LINK_RE = re.compile(r"TDGLINK(\d+)X")
