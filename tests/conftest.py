@@ -6,23 +6,24 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+from tests.support.live import LiveServer
+from tests.support.smtp import SmtpServer, SmtpSink
 from tidings.config import Settings
 from tidings.db.bootstrap import ensure_defaults, migrate_and_bootstrap
 from tidings.db.models import metadata
 from tidings.runtime import Runtime
 
-from tests.support.live import LiveServer
-from tests.support.smtp import SmtpServer, SmtpSink
-
 PG_ADMIN_URL = os.environ.get(
     "TIDINGS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-PG_TEST_DB = os.environ.get("TIDINGS_TEST_PG_DB", "tidings_test")
+# One database per test process, so concurrent runs never share (or drop) each other's.
+PG_TEST_DB = os.environ.get("TIDINGS_TEST_PG_DB", f"tidings_test_{os.getpid()}")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -47,12 +48,24 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _drop_stale_databases(conn: Any) -> None:
+    """Drop test databases left by test processes that no longer run."""
+    names = conn.execute(
+        text("SELECT datname FROM pg_database WHERE datname LIKE 'tidings\\_test\\_%'")
+    ).scalars()
+    for name in names:
+        pid = name.rsplit("_", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
-def pg_database() -> str:
+def pg_database() -> Iterator[str]:
     """A freshly created and migrated PostgreSQL database for this test session."""
     try:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
+            _drop_stale_databases(conn)
             conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -62,12 +75,14 @@ def pg_database() -> str:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}"'))
             conn.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
-        admin.dispose()
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "not reachable"
+    except Exception as exc:
         unavailable("PostgreSQL", str(exc).splitlines()[0])
     url = _pg_url()
     migrate_and_bootstrap(url)
-    return url
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate_pg(url: str) -> None:
@@ -79,9 +94,7 @@ def _truncate_pg(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """A clean, migrated database: SQLite file or PostgreSQL, in turn."""
     if request.param == "sqlite":
         target = tmp_path / "data" / "tidings.db"

@@ -21,7 +21,11 @@ def _tidings(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
     }
     return subprocess.run(
         [sys.executable, "-c", "from tidings.cli import main; main()", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -39,8 +43,9 @@ def test_migrate_api_key_and_user(settings: Settings) -> None:
     engine.dispose()
     assert key not in stored and len(stored) == 1
     assert "tracking" in consent
-    user = _tidings(settings, "user", "create", "--email", "ops@example.com",
-                    "--password", "long enough secret")
+    user = _tidings(
+        settings, "user", "create", "--email", "ops@example.com", "--password", "long enough secret"
+    )
     assert user.returncode == 0, user.stderr
     weak = _tidings(settings, "user", "create", "--email", "x@example.com", "--password", "short")
     assert weak.returncode == 2 and "at least 8 characters" in weak.stderr
@@ -48,8 +53,9 @@ def test_migrate_api_key_and_user(settings: Settings) -> None:
 
 
 def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/x",
-                        secret_key="k")
+    settings = Settings(
+        data_dir=tmp_path, database_url="postgresql://nobody@127.0.0.1:1/x", secret_key="k"
+    )
     result = _tidings(settings, "migrate")
     assert result.returncode == 2
     assert "migration failed" in result.stderr and "Traceback" not in result.stderr

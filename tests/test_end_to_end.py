@@ -17,8 +17,7 @@ TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')
 
 
 def _api(server: LiveServer, key: str) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"},
-                        timeout=10)
+    return httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
 
 
 def _wait_finished(api: httpx.Client, mailout_id: int, timeout: float = 30) -> dict[str, Any]:
@@ -83,7 +82,10 @@ def test_send_click_and_count(
         assert stats["clicks_unique"] == 2
         assert stats["opens_total"] == 2 and stats["opens_unique"] == 2  # implied by clicks
         assert stats["rates"]["click_rate"] == {
-            "value": 1.0, "numerator": 2, "denominator": 2, "of": "delivered"
+            "value": 1.0,
+            "numerator": 2,
+            "denominator": 2,
+            "of": "delivered",
         }
         per_link = {item["position"]: item for item in stats["links"]}
         assert per_link[1]["clicks_total"] == 2 and per_link[1]["clicks_unique"] == 2
@@ -183,3 +185,53 @@ def test_unsubscribe_post_vs_get_and_head(
         smtp_sink.messages.clear()
         again = api.post(f"/api/v1/emails/{w.email_id}/send").json()
         assert again["total"] == 0
+
+
+PERSONAL_HTML = """<p>Hi {{ contact.first_name }}</p>
+<a href="https://example.com/account?u={{ contact.id }}&amp;n={{ contact.first_name }}">Account</a>
+<a href="https://example.com/plain">Plain</a>"""
+
+
+def test_personalized_destinations_automated_clicks_and_opens(
+    live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink, api_key: str
+) -> None:
+    runtime, server = live
+    with runtime.session() as session:
+        w = world.build(session, consenting=2, anonymous=0, html=PERSONAL_HTML)
+    with _api(server, api_key) as api:
+        _wait_finished(api, api.post(f"/api/v1/emails/{w.email_id}/send").json()["mailout_id"])
+        ua = {"User-Agent": "Mozilla/5.0 Safari/605.1.15"}
+        for index, contact_id in enumerate(w.consenting):
+            message = smtp_sink.to(f"person{index}@example.com")[0]
+            links = TRACKED.findall(message.part("html"))
+            answer = httpx.get(links[0], headers=ua)
+            assert answer.headers["location"] == (
+                f"https://example.com/account?u={contact_id}&n=P{index}"
+            )
+        # Scanners and HEAD requests are kept out of the human figures.
+        scanner = httpx.get(links[1], headers={"User-Agent": "Barracuda link scanner"})
+        assert scanner.status_code == 302
+        assert httpx.head(links[1], headers=ua).status_code == 302
+        pixel = re.search(r'src="(http://127\.0\.0\.1:\d+/t/o/[^"]+)"', message.part("html"))
+        assert pixel
+        image = httpx.get(pixel.group(1), headers=ua)
+        assert image.status_code == 200 and image.headers["content-type"] == "image/gif"
+
+        stats = api.get(f"/api/v1/emails/{w.email_id}/statistics").json()
+        assert stats["clicks_total"] == 2 and stats["clicks_automated"] == 2
+        assert stats["clicks_unique"] == 2
+        # The last recipient's click already implied an open; the pixel adds one more.
+        assert stats["opens_total"] == 3 and stats["opens_unique"] == 2
+        plain = next(link for link in stats["links"] if link["position"] == 2)
+        assert plain["clicks_total"] == 0 and plain["clicks_automated"] == 2
+        values = [
+            a["value"]
+            for a in api.get(
+                f"/api/v1/emails/{w.email_id}/activities", params={"type": "email_click"}
+            ).json()["items"]
+        ]
+        assert sorted(values) == sorted(
+            f"https://example.com/account?u={cid}&n=P{i}" for i, cid in enumerate(w.consenting)
+        )
+        timeline = api.get(f"/api/v1/emails/{w.email_id}/timeline").json()["items"]
+        assert sum(b["clicks"] for b in timeline) == 2 and sum(b["opens"] for b in timeline) == 3

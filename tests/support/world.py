@@ -31,7 +31,11 @@ class World:
 
 
 def build(
-    session: Session, *, consenting: int = 1, anonymous: int = 1, html: str = LINKS_HTML,
+    session: Session,
+    *,
+    consenting: int = 1,
+    anonymous: int = 1,
+    html: str = LINKS_HTML,
     prefix: str = "person",
 ) -> World:
     """Create the world and return its ids."""
@@ -40,7 +44,9 @@ def build(
     others: list[int] = []
     for index in range(consenting + anonymous):
         contact = contacts.create(
-            session=session, email=f"{prefix}{index}@example.com", first_name=f"P{index}",
+            session=session,
+            email=f"{prefix}{index}@example.com",
+            first_name=f"P{index}",
         )
         lists.subscribe(session=session, list_id=recipient_list.id, contact_id=contact.id)
         if index < consenting:
@@ -49,9 +55,12 @@ def build(
         else:
             others.append(contact.id)
     email = emails.create(
-        session=session, name="News", subject="News for {{ contact.first_name }}", html=html,
-        sender_name="Tidings Test", sender_address="news@example.com",
+        session=session,
+        name="News",
+        subject="News for {{ contact.first_name }}",
+        html=html,
+        sender_name="Tidings Test",
+        sender_address="news@example.com",
         recipient_list_id=recipient_list.id,
     )
-    return World(list_id=recipient_list.id, email_id=email.id, consenting=agreed,
-                 anonymous=others)
+    return World(list_id=recipient_list.id, email_id=email.id, consenting=agreed, anonymous=others)

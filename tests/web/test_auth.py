@@ -31,14 +31,23 @@ def test_admin_pages_need_a_session(ui: Ui) -> None:
 def test_login_logout_and_csrf(ui: Ui) -> None:
     with httpx.Client(base_url=ui.url) as client:
         token = _csrf(client.get("/login").text)
-        wrong = client.post("/login", data={"email": ui.email, "password": "nope",
-                                            "csrf_token": token, "next": "/inbox"})
+        wrong = client.post(
+            "/login",
+            data={"email": ui.email, "password": "nope", "csrf_token": token, "next": "/inbox"},
+        )
         assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
         no_csrf = client.post("/login", data={"email": ui.email, "password": ui.password})
         assert no_csrf.status_code == 403
-        ok = client.post("/login", data={"email": ui.email, "password": ui.password,
-                                         "csrf_token": token, "next": "/inbox"},
-                         follow_redirects=False)
+        ok = client.post(
+            "/login",
+            data={
+                "email": ui.email,
+                "password": ui.password,
+                "csrf_token": token,
+                "next": "/inbox",
+            },
+            follow_redirects=False,
+        )
         assert ok.status_code == 303 and ok.headers["location"] == "/inbox"
         cookie = ok.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie
@@ -54,9 +63,16 @@ def test_login_logout_and_csrf(ui: Ui) -> None:
 def test_open_redirect_refused(ui: Ui) -> None:
     with httpx.Client(base_url=ui.url) as client:
         token = _csrf(client.get("/login").text)
-        ok = client.post("/login", data={"email": ui.email, "password": ui.password,
-                                         "csrf_token": token, "next": "//evil.example/"},
-                         follow_redirects=False)
+        ok = client.post(
+            "/login",
+            data={
+                "email": ui.email,
+                "password": ui.password,
+                "csrf_token": token,
+                "next": "//evil.example/",
+            },
+            follow_redirects=False,
+        )
         assert ok.headers["location"] == "/"
 
 
@@ -64,10 +80,10 @@ def test_login_rate_limit(ui: Ui) -> None:
     with httpx.Client(base_url=ui.url) as client:
         token = _csrf(client.get("/login").text)
         for _ in range(5):
-            client.post("/login", data={"email": ui.email, "password": "bad",
-                                        "csrf_token": token})
-        blocked = client.post("/login", data={"email": ui.email, "password": ui.password,
-                                              "csrf_token": token})
+            client.post("/login", data={"email": ui.email, "password": "bad", "csrf_token": token})
+        blocked = client.post(
+            "/login", data={"email": ui.email, "password": ui.password, "csrf_token": token}
+        )
         assert blocked.status_code == 429
         assert "Too many failed sign-ins" in blocked.text
 
