@@ -75,7 +75,7 @@ def pg_database() -> Iterator[str]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_TEST_DB}"'))
             conn.execute(text(f'CREATE DATABASE "{PG_TEST_DB}"'))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means unreachable
         unavailable("PostgreSQL", str(exc).splitlines()[0])
     url = _pg_url()
     migrate_and_bootstrap(url)

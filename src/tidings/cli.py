@@ -42,7 +42,7 @@ def migrate() -> None:
     console.print(f"Migrating {_safe_url(url)} ...")
     try:
         migrate_and_bootstrap(url)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
         _fail(f"migration failed: {exc}")
     console.print("[green]Database is up to date.[/green]")
 
@@ -87,6 +87,7 @@ def serve(
 def worker() -> None:
     """Run a worker: job queue consumer and mailout supervisor (scaled-out mode)."""
     from tidings.jobs import registry
+    from tidings.jobs.schedule import Scheduler
     from tidings.sending.runner import MailoutSupervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -94,6 +95,8 @@ def worker() -> None:
     registry.load_all()
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()
+    scheduler = Scheduler(runtime)
+    scheduler.start()
     stop = threading.Event()
 
     def _stop(_sig: int, _frame: object) -> None:
@@ -104,6 +107,7 @@ def worker() -> None:
     runtime.queue.start_consumer()
     console.print("Worker running; Ctrl-C stops it.")
     stop.wait()
+    scheduler.stop()
     runtime.queue.stop_consumer()
     supervisor.stop()
 

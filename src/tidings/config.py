@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     tracking_batch_max: int = Field(default=500, ge=1)
     # Embedded mail catcher
     mailcatcher_port: int = 1025
+    # Housekeeping
+    group_rebuild_interval: float = Field(default=3600.0, ge=0)
+    retention_activity_days: int = Field(default=0, ge=0)
+    retention_inactive_contact_days: int = Field(default=0, ge=0)
     # Sessions
     session_max_age: int = 60 * 60 * 12
     secure_cookies: bool = False

@@ -15,6 +15,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tidings.emails import links as link_markup
 from tidings.errors import Invalid
 
+
 class _StrictSandbox(ImmutableSandboxedEnvironment):
     """The sandbox, failing loudly on unsafe access instead of rendering nothing."""
 

@@ -17,7 +17,7 @@ JobFunction = Callable[..., None]
 JOBS: dict[str, JobFunction] = {}
 
 # Modules that register jobs; imported once before a queue runs anything.
-JOB_MODULES = ("tidings.sending.jobs", "tidings.groups.jobs")
+JOB_MODULES = ("tidings.sending.jobs", "tidings.groups.jobs", "tidings.privacy.jobs")
 
 
 def job(name: str) -> Callable[[JobFunction], JobFunction]:

@@ -36,10 +36,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from tidings.jobs.schedule import Scheduler
         from tidings.mailcatcher.server import MailCatcher
         from tidings.sending.runner import MailoutSupervisor
 
-        catcher = supervisor = None
+        catcher = supervisor = scheduler = None
         if mailcatcher:
             catcher = MailCatcher(runtime, port=runtime.settings.mailcatcher_port)
             catcher.start()
@@ -49,9 +50,13 @@ def create_app(
             runtime.queue.start_consumer()
             supervisor = MailoutSupervisor(runtime)
             supervisor.start()
+            scheduler = Scheduler(runtime)
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             if supervisor is not None:
                 supervisor.stop()
                 runtime.queue.stop_consumer()
