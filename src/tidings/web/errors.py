@@ -29,7 +29,26 @@ def _answer(
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     from tidings.web.pages import error_page
 
-    return error_page(request, status, detail if isinstance(detail, str) else "Bad request")
+    return error_page(request, status, _readable(detail))
+
+
+def _readable(detail: object) -> str:
+    """A one-line message for a browser, naming the fields of a validation error."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                where = ".".join(
+                    str(p) for p in item.get("loc", []) if p not in ("body", "query", "path")
+                )
+                parts.append(
+                    f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg"))
+                )
+        if parts:
+            return "; ".join(parts)
+    return "Bad request"
 
 
 def install(app: FastAPI) -> None:

@@ -1,0 +1,32 @@
+"""Admin pages of the email channel: the list, and the editor, send, statistics and
+activity pages included from their own modules."""
+
+from __future__ import annotations
+
+from fastapi import Query, Request
+from starlette.responses import Response
+
+from tidings.emails import admin_activities, admin_editor, admin_send, admin_stats
+from tidings.emails.admin_views import MAX_ID, email_rows
+from tidings.web.admin import admin_router, page
+from tidings.web.deps import SessionDep
+
+router = admin_router()
+
+
+@router.get("/emails")
+def email_list(
+    request: Request, session: SessionDep, before: int | None = Query(default=None, ge=1, le=MAX_ID)
+) -> Response:
+    """Every email, newest first: status, reach, open and click rates."""
+    rows, next_before = email_rows(session=session, before=before)
+    return page(
+        request,
+        "admin/emails/list.html",
+        {"section": "emails", "rows": rows, "next_before": next_before, "before": before},
+    )
+
+
+# Order matters: /emails/new and /emails/preview-contacts come before /emails/{email_id}.
+for _module in (admin_editor, admin_send, admin_stats, admin_activities):
+    router.include_router(_module.router)

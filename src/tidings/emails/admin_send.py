@@ -1,0 +1,198 @@
+"""Sending from the admin UI: a confirmation step, the mailout start, live progress."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Form, Path, Request
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+from starlette.responses import RedirectResponse, Response
+
+from tidings.contacts.models import Contact
+from tidings.emails import service
+from tidings.emails.admin_views import MAX_ID, parse_id
+from tidings.emails.models import Email
+from tidings.errors import Invalid, NotFound, TidingsError
+from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
+from tidings.sending import service as sending
+from tidings.sending.models import Delivery, DeliveryStatus, Mailout
+from tidings.web.admin import admin_router, page
+from tidings.web.deps import SessionDep
+
+router = admin_router()
+
+EmailId = Annotated[int, Path(ge=1, le=MAX_ID)]
+MailoutId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def contact_groups(session: Session) -> list[Any] | None:
+    """Every contact group by name, or None when the groups module is not installed."""
+    try:
+        from tidings.groups.models import ContactGroup
+    except ModuleNotFoundError:
+        return None
+    return list(session.scalars(select(ContactGroup).order_by(ContactGroup.name)))
+
+
+def recipient_count(
+    session: Session, email: Email, include_group: int | None, exclude_group: int | None
+) -> int:
+    """How many contacts a mailout started now would reach (the rules of start_mailout)."""
+    if email.recipient_list_id is None:
+        return 0
+    already = select(Delivery.contact_id).where(
+        Delivery.email_id == email.id,
+        Delivery.contact_id.is_not(None),
+        Delivery.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value]),
+    )
+    conditions: list[ColumnElement[bool]] = [
+        Subscription.list_id == email.recipient_list_id,
+        Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
+        Contact.opted_out_at.is_(None),
+        Contact.id.not_in(already),
+    ]
+    if include_group is not None or exclude_group is not None:
+        try:
+            from tidings.groups.service import member_ids_select
+        except ModuleNotFoundError:
+            return 0
+        if include_group is not None:
+            conditions.append(Contact.id.in_(member_ids_select(include_group)))
+        if exclude_group is not None:
+            conditions.append(Contact.id.not_in(member_ids_select(exclude_group)))
+    query = (
+        select(func.count())
+        .select_from(Subscription)
+        .join(Contact, Contact.id == Subscription.contact_id)
+        .where(*conditions)
+    )
+    return session.scalar(query) or 0
+
+
+def _confirm(
+    request: Request,
+    session: Session,
+    email: Email,
+    include_group: int | None = None,
+    exclude_group: int | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    recipient_list = (
+        session.get(RecipientList, email.recipient_list_id) if email.recipient_list_id else None
+    )
+    return page(
+        request,
+        "admin/emails/send.html",
+        {
+            "section": "emails",
+            "email": email,
+            "recipient_list": recipient_list,
+            "count": recipient_count(session, email, include_group, exclude_group),
+            "groups": contact_groups(session),
+            "include_group": include_group,
+            "exclude_group": exclude_group,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/emails/{email_id}/send")
+def confirm_send(request: Request, session: SessionDep, email_id: EmailId) -> Response:
+    """The confirmation step: list, recipient count, optional contact groups."""
+    email = service.get(session=session, email_id=email_id)
+    return _confirm(request, session, email)
+
+
+@router.get("/emails/{email_id}/send/count")
+def count_fragment(
+    request: Request,
+    session: SessionDep,
+    email_id: EmailId,
+    contact_group_id: str = "",
+    exclude_contact_group_id: str = "",
+) -> Response:
+    """The recipient count for the chosen groups (htmx)."""
+    email = service.get(session=session, email_id=email_id)
+    try:
+        count: int | None = recipient_count(
+            session,
+            email,
+            parse_id(contact_group_id, "Only contacts in"),
+            parse_id(exclude_contact_group_id, "Leave out contacts in"),
+        )
+        error = None
+    except TidingsError as exc:
+        count, error = None, str(exc.detail)
+    return page(request, "admin/emails/_send_count.html", {"count": count, "count_error": error})
+
+
+@router.post("/emails/{email_id}/send")
+def start_send(
+    request: Request,
+    session: SessionDep,
+    email_id: EmailId,
+    contact_group_id: Annotated[str, Form()] = "",
+    exclude_contact_group_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Start the mailout and go to the email page, where its progress shows."""
+    email = service.get(session=session, email_id=email_id)
+    include_group = exclude_group = None
+    try:
+        include_group = parse_id(contact_group_id, "Only contacts in")
+        exclude_group = parse_id(exclude_contact_group_id, "Leave out contacts in")
+        mailout = sending.start_mailout(
+            session=session,
+            email_id=email.id,
+            contact_group_id=include_group,
+            exclude_contact_group_id=exclude_group,
+        )
+        if not mailout.total:  # rolled back below: no empty mailout is kept
+            raise Invalid(
+                "nobody to send to: every chosen contact has got this email, "
+                "unsubscribed or opted out"
+            )
+    except TidingsError as exc:
+        session.rollback()
+        email = service.get(session=session, email_id=email_id)
+        return _confirm(
+            request,
+            session,
+            email,
+            include_group,
+            exclude_group,
+            error=str(exc.detail),
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/emails/{email.id}?mailout={mailout.id}", status_code=303)
+
+
+def progress_context(session: Session, mailout: Mailout) -> dict[str, Any]:
+    """Figures of the progress bar of one mailout."""
+    data = sending.progress(session=session, mailout=mailout)
+    total = int(data["total"])
+    done = int(data["sent"]) + int(data["failed"]) + int(data["skipped"])
+    data["percent"] = round(done * 100 / total, 1) if total else 100.0
+    data["finished"] = data["status"] in ("finished", "cancelled")
+    return data
+
+
+@router.get("/emails/{email_id}/mailouts/{mailout_id}/progress")
+def progress_fragment(
+    request: Request,
+    session: SessionDep,
+    email_id: EmailId,
+    mailout_id: MailoutId,
+    compact: bool = False,
+) -> Response:
+    """The progress bar; it keeps polling itself until the mailout has finished."""
+    mailout = sending.get_mailout(session=session, mailout_id=mailout_id)
+    if mailout.email_id != email_id:
+        raise NotFound(f"mailout {mailout_id} not found")
+    return page(
+        request,
+        "admin/emails/_progress.html",
+        {"progress": progress_context(session, mailout), "email_id": email_id, "compact": compact},
+    )
