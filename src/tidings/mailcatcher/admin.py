@@ -2,35 +2,82 @@
 
 from __future__ import annotations
 
-from fastapi import Query, Request
+import re
+from typing import Any
+
+from fastapi import Request
 from starlette.responses import Response
 
 from tidings.mailcatcher import inbox
-from tidings.web.admin import admin_router, page
+from tidings.web.admin import admin_router
 from tidings.web.deps import SessionDep
+from tidings.web.settings_admin import Before, Id, admin_page
 
 router = admin_router("/inbox")
+KEY_HEADERS = (
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Date",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+    "Message-ID",
+    "DKIM-Signature",
+)
+ANGLE_URL = re.compile(r"<([^<>\s]+)>")
+WEB_URL = re.compile(r"https?://", re.IGNORECASE)
+
+
+def key_headers(headers: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The headers a sender checks first, with the http(s) URLs of List-Unsubscribe."""
+    found: dict[str, str] = {}
+    for name, value in headers:
+        canonical = next((k for k in KEY_HEADERS if k.lower() == name.lower()), None)
+        if canonical and canonical not in found:
+            found[canonical] = value
+    items = []
+    for name in KEY_HEADERS:
+        if name not in found:
+            continue
+        value = found[name]
+        if name == "DKIM-Signature":
+            value = (
+                "present ("
+                + ", ".join(
+                    part.strip() for part in value.split(";") if part.strip()[:2] in {"d=", "s="}
+                )
+                + ")"
+            )
+        urls = ANGLE_URL.findall(value) if name == "List-Unsubscribe" else []
+        links = [u for u in urls if WEB_URL.match(u)]
+        others = [u for u in urls if not WEB_URL.match(u)]
+        items.append({"name": name, "value": value, "links": links, "others": others})
+    return items
 
 
 @router.get("")
-def inbox_page(
-    request: Request, session: SessionDep, before: int | None = Query(default=None, ge=1)
-) -> Response:
-    """The list of caught messages."""
+def inbox_page(request: Request, session: SessionDep, before: Before = None) -> Response:
+    """The list of caught messages, newest first."""
     listing = inbox.list_messages(session=session, before=before)
-    return page(
+    return admin_page(
         request,
         "mailcatcher/inbox.html",
-        {"page": listing, "base_path": "/inbox", "section": "inbox"},
+        {"page": listing, "base_path": "/inbox", "section": "inbox", "paged": before is not None},
     )
 
 
 @router.get("/{message_id}")
-def message_page(request: Request, message_id: int, session: SessionDep) -> Response:
-    """One caught message, its HTML in a sandboxed frame."""
+def message_page(request: Request, message_id: Id, session: SessionDep) -> Response:
+    """One caught message: key headers, its HTML in a sandboxed frame, text and source."""
     message = inbox.show_message(session=session, message_id=message_id)
-    return page(
+    return admin_page(
         request,
         "mailcatcher/message.html",
-        {"message": message, "base_path": "/inbox", "section": "inbox"},
+        {
+            "message": message,
+            "key_headers": key_headers(message["headers"]),
+            "base_path": "/inbox",
+            "section": "inbox",
+        },
     )
