@@ -16,9 +16,9 @@ from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.errors import Conflict, NotFound
 from tidings.groups_hooks import notify_contacts_changed
-from tidings.web.admin import admin_router
+from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import SessionDep
-from tidings.web.settings_admin import Id, LongText, Text, admin_page, flash, redirect
+from tidings.web.forms import Id, LongText, Text
 
 router = admin_router()
 CODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
@@ -135,7 +135,7 @@ def _index(
         "form": form or {},
         "error": error,
     }
-    return admin_page(request, "admin/consents/index.html", context, 422 if error else 200)
+    return page(request, "admin/consents/index.html", context, 422 if error else 200)
 
 
 @router.get("/consents")
@@ -194,7 +194,7 @@ def _detail(
         "error": error,
         "draft": versions[-1].text if draft is None else draft,
     }
-    return admin_page(request, "admin/consents/detail.html", context, 422 if error else 200)
+    return page(request, "admin/consents/detail.html", context, 422 if error else 200)
 
 
 @router.get("/consents/{consent_id}")

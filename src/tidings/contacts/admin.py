@@ -26,19 +26,9 @@ from tidings.lists.models import Subscription, SubscriptionStatus
 from tidings.lists.service import subscribe
 from tidings.privacy.erasure import erase_contact, scrub_files
 from tidings.privacy.export import export_contact
-from tidings.web.admin import admin_router
+from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import RuntimeDep, SessionDep
-from tidings.web.settings_admin import (
-    Before,
-    Id,
-    LongText,
-    Search,
-    Text,
-    admin_page,
-    flash,
-    parse_id,
-    redirect,
-)
+from tidings.web.forms import Before, Id, LongText, Search, Text, parse_id
 
 router = admin_router("/contacts")
 PAGE_SIZE = 50
@@ -128,7 +118,7 @@ def contacts_page(
     rows = list(session.scalars(query.order_by(Contact.id.desc()).limit(PAGE_SIZE + 1)))
     contacts = rows[:PAGE_SIZE]
     lists, tracking = _row_facts(session, [c.id for c in contacts])
-    return admin_page(
+    return page(
         request,
         "admin/contacts/index.html",
         {
@@ -170,7 +160,7 @@ def _check_names(first_name: str, last_name: str) -> str:
 
 def _new_page(request: Request, session: Session, form: dict[str, Any], error: str) -> Response:
     context = {"section": "contacts", "form": form, "error": error, "lists": all_lists(session)}
-    return admin_page(request, "admin/contacts/new.html", context, 422 if error else 200)
+    return page(request, "admin/contacts/new.html", context, 422 if error else 200)
 
 
 @router.get("/new")
@@ -276,7 +266,7 @@ def _detail(
         "edit_error": edit_error,
         "edit_form": edit_form,
     }
-    return admin_page(
+    return page(
         request, "admin/contacts/detail.html", context, status_code=422 if edit_error else 200
     )
 
@@ -337,7 +327,7 @@ def export(contact_id: Id, session: SessionDep) -> Response:
 
 def _erase_page(request: Request, contact: Contact, error: str = "") -> Response:
     context = {"section": "contacts", "contact": contact, "error": error}
-    return admin_page(request, "admin/contacts/erase.html", context, 422 if error else 200)
+    return page(request, "admin/contacts/erase.html", context, 422 if error else 200)
 
 
 @router.get("/{contact_id}/erase")

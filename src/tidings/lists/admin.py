@@ -26,9 +26,9 @@ from tidings.groups_hooks import notify_contacts_changed
 from tidings.lists import service
 from tidings.lists.models import RecipientList, Subscription
 from tidings.runtime import Runtime
-from tidings.web.admin import admin_router, page
+from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import RuntimeDep, SessionDep
-from tidings.web.settings_admin import Before, Id, Text, admin_page, flash, parse_id, redirect
+from tidings.web.forms import Before, Id, Text, parse_id
 
 log = logging.getLogger(__name__)
 router = admin_router()
@@ -83,7 +83,7 @@ def _index(request: Request, session: Session, name: str = "", error: str = "") 
         "name": name,
         "error": error,
     }
-    return admin_page(request, "admin/lists/index.html", context, 422 if error else 200)
+    return page(request, "admin/lists/index.html", context, 422 if error else 200)
 
 
 @router.get("/lists")
@@ -136,7 +136,7 @@ def _list_page(
         "error": error,
         "imports": RUNS.for_list(list_id),
     }
-    return admin_page(request, "admin/lists/detail.html", context, 422 if error else 200)
+    return page(request, "admin/lists/detail.html", context, 422 if error else 200)
 
 
 @router.get("/lists/{list_id}")
@@ -380,9 +380,7 @@ def _import_context(session: Session, list_id: int, import_id: str) -> dict[str,
 @router.get("/lists/{list_id}/imports/{import_id}")
 def import_page(request: Request, list_id: Id, import_id: str, session: SessionDep) -> Response:
     """Progress and, once done, the per-row report of an import."""
-    return admin_page(
-        request, "admin/lists/import.html", _import_context(session, list_id, import_id)
-    )
+    return page(request, "admin/lists/import.html", _import_context(session, list_id, import_id))
 
 
 @router.get("/lists/{list_id}/imports/{import_id}/progress")

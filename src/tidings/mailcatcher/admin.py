@@ -9,9 +9,9 @@ from fastapi import Request
 from starlette.responses import Response
 
 from tidings.mailcatcher import inbox
-from tidings.web.admin import admin_router
+from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
-from tidings.web.settings_admin import Before, Id, admin_page
+from tidings.web.forms import Before, Id
 
 router = admin_router("/inbox")
 KEY_HEADERS = (
@@ -60,7 +60,7 @@ def key_headers(headers: list[tuple[str, str]]) -> list[dict[str, Any]]:
 def inbox_page(request: Request, session: SessionDep, before: Before = None) -> Response:
     """The list of caught messages, newest first."""
     listing = inbox.list_messages(session=session, before=before)
-    return admin_page(
+    return page(
         request,
         "mailcatcher/inbox.html",
         {"page": listing, "base_path": "/inbox", "section": "inbox", "paged": before is not None},
@@ -71,7 +71,7 @@ def inbox_page(request: Request, session: SessionDep, before: Before = None) -> 
 def message_page(request: Request, message_id: Id, session: SessionDep) -> Response:
     """One caught message: key headers, its HTML in a sandboxed frame, text and source."""
     message = inbox.show_message(session=session, message_id=message_id)
-    return admin_page(
+    return page(
         request,
         "mailcatcher/message.html",
         {

@@ -23,13 +23,38 @@ def admin_router(prefix: str = "", **kwargs: Any) -> APIRouter:
     )
 
 
+FLASH_KEY = "flash"
+
+
 def page(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> Response:
-    """Render an admin page with the user, CSRF token and active section filled in."""
-    full = {"user": getattr(request.state, "user", None), "csrf_token": csrf_token(request)}
+    """Render an admin page with the user, CSRF token, pending flash message and active
+    section filled in; admin pages are never cached."""
+    full: dict[str, Any] = {
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf_token(request),
+    }
     full.update(context or {})
-    return render(request, name, full, status_code=status_code)
+    pending = request.session.pop(FLASH_KEY, None)
+    if isinstance(pending, list) and len(pending) == 2 and "flash" not in full:
+        full["flash_kind"], full["flash"] = str(pending[0]), str(pending[1])
+    response = render(request, name, full, status_code=status_code)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """Show ``message`` on the next admin page.
+
+    Keep personal data out of it: the session cookie carries it to the browser.
+    """
+    request.session[FLASH_KEY] = [kind if kind in {"ok", "error"} else "ok", message[:300]]
+
+
+def redirect(url: str) -> Response:
+    """A 303 to ``url`` after a form post."""
+    return RedirectResponse(url, status_code=303)
 
 
 router = admin_router()
@@ -41,4 +66,4 @@ def home() -> Response:
     return RedirectResponse("/emails", status_code=303)
 
 
-__all__ = ["admin_router", "page", "router"]
+__all__ = ["admin_router", "flash", "page", "redirect", "router"]

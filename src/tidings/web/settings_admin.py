@@ -1,77 +1,23 @@
-"""Settings pages: API keys, admin users, and the configuration in effect (no secrets).
-
-Also holds the small helpers the admin pages share: flash messages across a
-redirect and pages rendered with them (candidates for ``tidings.web.admin``).
-"""
+"""Settings pages: API keys, admin users, and the configuration in effect (no secrets)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Form, Path, Query, Request
-from pydantic import AfterValidator
+from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from tidings import __version__
 from tidings.errors import TidingsError
 from tidings.runtime import Runtime
-from tidings.web.admin import admin_router, page
+from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.auth import service as auth
 from tidings.web.auth.models import User
 from tidings.web.deps import RuntimeDep, SessionDep
-
-FLASH_KEY = "flash"
-# Ids above this are refused with 422 before reaching the database (BIGINT range).
-MAX_ID = 2**62
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
-
-def _no_nul(value: str) -> str:
-    """PostgreSQL refuses NUL characters in text; they never mean anything in a form."""
-    return value.replace("\x00", "")
-
-
-# Form fields: bounded, NUL characters dropped.
-Text = Annotated[str, Form(max_length=1000), AfterValidator(_no_nul)]
-LongText = Annotated[str, Form(max_length=100_000), AfterValidator(_no_nul)]
-Search = Annotated[str, Query(max_length=200), AfterValidator(_no_nul)]
-
-
-def parse_id(text: str) -> int | None:
-    """A form field holding an id, or None when it is not one."""
-    text = text.strip()
-    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_ID else None
-
-
-def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """Show ``message`` on the next page rendered with ``admin_page``.
-
-    Keep personal data out of it: the session cookie carries it to the browser.
-    """
-    request.session[FLASH_KEY] = [kind if kind in {"ok", "error"} else "ok", message[:300]]
-
-
-def admin_page(
-    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
-) -> Response:
-    """``page`` plus the pending flash message, which is shown once."""
-    full = dict(context or {})
-    pending = request.session.pop(FLASH_KEY, None)
-    if isinstance(pending, list) and len(pending) == 2 and "flash" not in full:
-        full["flash_kind"], full["flash"] = str(pending[0]), str(pending[1])
-    response = page(request, name, full, status_code=status_code)
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
-
-
-def redirect(url: str) -> Response:
-    """A 303 to ``url`` after a form post."""
-    return RedirectResponse(url, status_code=303)
-
+from tidings.web.forms import Id, Text
 
 router = admin_router("/settings")
 
@@ -140,7 +86,7 @@ def _settings_page(
         "user_email": "",
     }
     context.update(extra or {})
-    return admin_page(request, "admin/settings/index.html", context, status_code=status_code)
+    return page(request, "admin/settings/index.html", context, status_code=status_code)
 
 
 @router.get("")
