@@ -59,3 +59,25 @@ def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     result = _tidings(settings, "migrate")
     assert result.returncode == 2
     assert "migration failed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_contacts_import_and_export(settings: Settings, tmp_path: Path) -> None:
+    assert _tidings(settings, "migrate").returncode == 0
+    source = tmp_path / "people.csv"
+    source.write_text(
+        "email,first_name,company\n"
+        "ann@example.com,Ann,ACME\n"
+        "not-an-address,Bob,\n"
+        "=cmd@example.com,Eve,=HYPERLINK()\n"
+    )
+    imported = _tidings(settings, "contacts", "import", str(source))
+    assert imported.returncode == 0, imported.stderr
+    assert "row 3" in imported.stderr and "2 imported, 1 skipped" in imported.stderr
+    exported = _tidings(settings, "contacts", "export")
+    assert exported.returncode == 0, exported.stderr
+    lines = exported.stdout.strip().splitlines()
+    assert lines[0] == "email,first_name,last_name,company,opted_out"
+    assert "ann@example.com,Ann,,ACME," in lines
+    assert any(line.startswith("'=cmd@example.com") and "'=HYPERLINK()" in line for line in lines)
+    missing = _tidings(settings, "contacts", "import", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr

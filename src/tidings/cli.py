@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -16,8 +17,10 @@ from tidings.errors import TidingsError
 app = typer.Typer(help="Tidings: self-hosted email engagement platform.", no_args_is_help=True)
 api_key_app = typer.Typer(help="Manage REST API keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
+contacts_app = typer.Typer(help="Import and export contacts.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(user_app, name="user")
+app.add_typer(contacts_app, name="contacts")
 console = Console(stderr=True)
 
 
@@ -183,6 +186,57 @@ def user_create(
     except TidingsError as exc:
         _fail(str(exc.detail))
     console.print(f"Created user {user.email}.")
+
+
+@contacts_app.command("import")
+def contacts_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with an email column."),
+    list_id: int | None = typer.Option(None, "--list", help="Subscribe them to this list."),
+    with_consents: bool = typer.Option(
+        False, "--with-consents", help="Record agreements from a consents column."
+    ),
+) -> None:
+    """Import contacts from CSV (email, first_name, last_name, other columns as fields)."""
+    from rich.progress import Progress
+
+    from tidings.contacts.importer import import_contacts
+
+    runtime = _runtime()
+    with Progress(console=console) as bar:
+        task = bar.add_task("Importing", total=None)
+        try:
+            result = import_contacts(
+                runtime=runtime,
+                data=file.read_bytes(),
+                list_id=list_id,
+                record_consents=with_consents,
+                source="cli import",
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except TidingsError as exc:
+            _fail(str(exc.detail))
+    for problem in result.problems:
+        console.print(f"row {problem.row}: {problem.value!r}: {problem.reason}", markup=False)
+    for note in result.notes:
+        console.print(note, markup=False)
+    console.print(f"{result.accepted} imported, {result.rejected} skipped.")
+
+
+@contacts_app.command("export")
+def contacts_export(
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default stdout)."),
+) -> None:
+    """Export every contact as CSV (the importer reads it back)."""
+    from tidings.contacts.export import write_csv
+
+    runtime = _runtime()
+    with runtime.session() as session:
+        if output is None:
+            count = write_csv(session=session, out=sys.stdout)
+        else:
+            with output.open("w", newline="", encoding="utf-8") as handle:
+                count = write_csv(session=session, out=handle)
+    console.print(f"Exported {count} contacts.")
 
 
 def main() -> None:
