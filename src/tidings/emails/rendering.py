@@ -75,6 +75,7 @@ def _html_to_text_template(prepared_html: str) -> str:
         link_markup.MARKER + r"""="(\d+)"\s+href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""",
         lambda m: f'href="TDGLINK{m.group(1)}X"',
         hidden,
+        flags=re.IGNORECASE,
     )
     converter = html2text.HTML2Text()
     converter.body_width = 0
@@ -214,10 +215,13 @@ def track_plain_text_urls(
     by_url = {url: pos for pos, url in sorted(destinations.items(), reverse=True)}
 
     def swap(match: re.Match[str]) -> str:
-        url = match.group(0)
+        found = match.group(0)
+        # Punctuation ending a sentence is not part of the URL ("see https://x.com/a.").
+        url = found.rstrip(".,;:!?")
+        trailing = found[len(url) :]
         position = by_url.get(url)
         if position is None:
-            return url
-        return tracked_url(position, url) or url
+            return found
+        return (tracked_url(position, url) or url) + trailing
 
     return _URL_RE.sub(swap, text)

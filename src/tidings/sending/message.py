@@ -18,12 +18,14 @@ from email.utils import format_datetime, formataddr
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
-def _crlf(text: str) -> str:
-    return _NEWLINES.sub("\r\n", text)
-
-
 def _qp(text: str) -> bytes:
-    return binascii.b2a_qp(_crlf(text).encode("utf-8"), istext=True)
+    """Quoted-printable with CRLF line ends, soft breaks included.
+
+    ``b2a_qp`` takes its soft-break style from the first line ending it sees, so the
+    text is encoded with LF only and every LF becomes CRLF afterwards.
+    """
+    encoded = binascii.b2a_qp(_NEWLINES.sub("\n", text).encode("utf-8"), istext=True)
+    return encoded.replace(b"\n", b"\r\n")
 
 
 def encode_header_value(value: str) -> str:
@@ -31,7 +33,7 @@ def encode_header_value(value: str) -> str:
     value = " ".join(value.split())
     if value.isascii():
         return value
-    return Header(value, "utf-8").encode(maxlinelen=76)
+    return Header(value, "utf-8").encode(maxlinelen=76, linesep="\r\n")
 
 
 def format_address(name: str | None, address: str) -> str:

@@ -4,27 +4,31 @@ One worker owns a mailout through a lease it renews; a worker that dies loses th
 lease and another (or the restarted one) resumes the pending deliveries. Each
 delivery is claimed by the commit that marks it sent (``WHERE status='pending'``)
 right before the final dot of its SMTP transaction, so every recipient gets one
-message even if two workers race (see ``sending.smtp``).
+message even if two workers race (see ``sending.smtp``). Claims of the pool's
+connections that are ready at the same moment share one transaction (group commit);
+each message still waits for the commit of its own claim before its dot.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
+import smtplib
 import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from tidings.contacts.models import Contact
-from tidings.db.base import utcnow
+from tidings.db.base import UTCDateTime, utcnow
 from tidings.emails import rendering
 from tidings.emails.models import Email, Link
 from tidings.runtime import Runtime
@@ -56,6 +60,148 @@ def smtp_target(runtime: Runtime) -> SmtpTarget:
     """The configured SMTP server, or the embedded catcher's address."""
     url = runtime.settings.smtp_url or runtime.catcher_url()
     return parse_smtp_url(url)
+
+
+class _NoDelayConnection(SmtpConnection):
+    """An SMTP connection with Nagle's algorithm off.
+
+    The body and the final dot are written separately (the claim commits between
+    them); with Nagle on, the small dot waits for the ACK of the body's last segment,
+    which the server delays by ~40 ms: 47 ms per message instead of 3 ms.
+    """
+
+    def _open(self) -> smtplib.SMTP:
+        smtp = super()._open()
+        sock = smtp.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return smtp
+
+
+# Built once: executing a prepared construct skips per-message statement building.
+_CLAIM = (
+    update(Delivery)
+    .where(
+        Delivery.id.in_(bindparam("b_ids", expanding=True)),
+        Delivery.status == DeliveryStatus.PENDING.value,
+    )
+    .values(
+        status=DeliveryStatus.SENT.value,
+        sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
+        attempts=Delivery.attempts + 1,
+        error=None,
+    )
+    .returning(Delivery.id)
+)
+_KEEP_DESTINATIONS = insert(DeliveryLinkUrl)
+
+
+class ClaimFailed(RuntimeError):
+    """The transaction holding a claim failed; the delivery is not known to be claimed."""
+
+
+@dataclass(eq=False)
+class _Claim:
+    delivery_id: int
+    destinations: dict[int, str]
+    done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    claimed: bool = False
+    error: BaseException | None = None
+
+
+class _ClaimBatcher:
+    """Group commit of claims, shared by the SMTP connections of one pass.
+
+    A sender whose message body is out asks to claim its delivery and waits for the
+    commit of the transaction that holds the claim; only then does it send the final
+    dot, so every message still has its own committed claim before its dot. Claims
+    that arrive while a transaction commits go together into the next one, run by
+    one of their senders (each leads one transaction only, so no sender's dot waits
+    for others' transactions). One transaction at a time also keeps SQLite's write
+    lock from being fought over by the runner's own threads.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._queue: list[_Claim] = []
+        self._leading = False
+        self._conn: Connection | None = None
+        self.transactions = 0
+        self.claims = 0
+
+    def claim(self, delivery_id: int, destinations: dict[int, str]) -> bool:
+        """Mark the delivery sent (and keep its personalized destinations) if it is
+        still pending; True once committed, False if it was not pending. Raises
+        ``ClaimFailed`` if the transaction failed."""
+        item = _Claim(delivery_id, destinations)
+        with self._lock:
+            self._queue.append(item)
+            if not self._leading:
+                self._leading = item.lead = True
+        if not item.lead:
+            item.done.wait()
+        if item.lead:
+            self._lead()
+        if item.error is not None:
+            raise ClaimFailed(f"claim of delivery {delivery_id} failed") from item.error
+        return item.claimed
+
+    def _lead(self) -> None:
+        with self._lock:
+            batch, self._queue = self._queue, []
+        try:
+            self._commit(batch)
+        finally:
+            with self._lock:
+                if self._queue:
+                    successor = self._queue[0]
+                    successor.lead = True
+                    successor.done.set()
+                else:
+                    self._leading = False
+            for item in batch:
+                item.done.set()
+
+    def _commit(self, batch: list[_Claim]) -> None:
+        try:
+            if self._conn is None:
+                self._conn = self.engine.connect()
+            conn = self._conn
+            claimed = set(
+                conn.execute(
+                    _CLAIM,
+                    {"b_ids": [c.delivery_id for c in batch], "b_sent_at": utcnow()},
+                ).scalars()
+            )
+            rows = [
+                {"delivery_id": c.delivery_id, "link_id": link_id, "url": url}
+                for c in batch
+                if c.delivery_id in claimed
+                for link_id, url in c.destinations.items()
+            ]
+            if rows:
+                conn.execute(_KEEP_DESTINATIONS, rows)
+            conn.commit()
+        except Exception as exc:  # noqa: BLE001 - raised in every sender as ClaimFailed
+            log.warning("claim transaction of %d deliveries failed: %s", len(batch), exc)
+            self.close()  # rolls back; the connection may be broken
+            for c in batch:
+                c.error = exc
+            return
+        self.transactions += 1
+        self.claims += len(claimed)
+        for c in batch:
+            c.claimed = c.delivery_id in claimed
+
+    def close(self) -> None:
+        """Give the connection back."""
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +247,8 @@ class MailoutRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=runtime.settings.mailout_lease_seconds)
         self._lost = threading.Event()
+        self.claim_transactions = 0
+        self.claims = 0
 
     # -- lease -------------------------------------------------------------------
     def _acquire(self, mailout_id: int) -> bool:
@@ -169,8 +317,11 @@ class MailoutRunner:
                     return "lost"
                 if not self._pending_left(mailout_id):
                     break
-            self._finish(mailout_id)
-            return "finished"
+            # Stop renewing first: a renewal after the finish would find no lease
+            # and report it lost.
+            done.set()
+            keeper.join(5)
+            return "finished" if self._finish(mailout_id) else "lost"
         finally:
             done.set()
             keeper.join(5)
@@ -189,9 +340,26 @@ class MailoutRunner:
                 or 0
             )
 
-    def _finish(self, mailout_id: int) -> None:
+    def _finish(self, mailout_id: int) -> bool:
+        """Mark the mailout finished and give up on what is still pending, only while
+        this runner owns it (False otherwise: another worker may be sending those)."""
         now = utcnow()
         with self.runtime.session() as session:
+            # The mailout row first: on PostgreSQL its lock keeps another worker from
+            # taking the lease until this commits; SQLite's write lock does the same.
+            owned = session.execute(
+                update(Mailout)
+                .where(Mailout.id == mailout_id, Mailout.lease_owner == self.owner)
+                .values(
+                    status=MailoutStatus.FINISHED.value,
+                    finished_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
+            if not owned.rowcount:  # type: ignore[attr-defined]
+                log.warning("mailout %s changed owner before it could finish", mailout_id)
+                return False
             session.execute(
                 update(Delivery)
                 .where(
@@ -203,16 +371,7 @@ class MailoutRunner:
                     error="gave up after repeated temporary failures",
                 )
             )
-            session.execute(
-                update(Mailout)
-                .where(Mailout.id == mailout_id, Mailout.lease_owner == self.owner)
-                .values(
-                    status=MailoutStatus.FINISHED.value,
-                    finished_at=now,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-            )
+        return True
 
     def _pages(self, mailout_id: int) -> Any:
         last_id = 0
@@ -265,10 +424,11 @@ class MailoutRunner:
     def _pass(self, mailout_id: int, prepared: _Prepared) -> None:
         work: queue.Queue[Recipient | None] = queue.Queue(maxsize=self.connections * 8)
         target = smtp_target(self.runtime)
+        claimer = _ClaimBatcher(self.runtime.engine)
         threads = [
             threading.Thread(
                 target=self._sender,
-                args=(work, prepared, target),
+                args=(work, prepared, target, claimer),
                 daemon=True,
                 name=f"tidings-smtp-{i}",
             )
@@ -293,37 +453,55 @@ class MailoutRunner:
                 work.put(None)
             for thread in threads:
                 thread.join()
+            claimer.close()
+            self.claim_transactions += claimer.transactions
+            self.claims += claimer.claims
 
     def _sender(
-        self, work: queue.Queue[Recipient | None], prepared: _Prepared, target: SmtpTarget
+        self,
+        work: queue.Queue[Recipient | None],
+        prepared: _Prepared,
+        target: SmtpTarget,
+        claimer: _ClaimBatcher,
     ) -> None:
-        connection = SmtpConnection(target)
+        connection = _NoDelayConnection(target)
         try:
             while (recipient := work.get()) is not None:
                 if self._lost.is_set():
                     continue
                 try:
-                    self._deliver(connection, prepared, recipient)
+                    self._deliver(connection, claimer, prepared, recipient)
                 except Exception:
                     log.exception("delivery %s failed", recipient.delivery_id)
         finally:
             connection.close()
 
     def _deliver(
-        self, connection: SmtpConnection, prepared: _Prepared, recipient: Recipient
+        self,
+        connection: SmtpConnection,
+        claimer: _ClaimBatcher,
+        prepared: _Prepared,
+        recipient: Recipient,
     ) -> None:
         delivery_id = recipient.delivery_id
         personalized: dict[int, str] = {}
+        tracked: dict[tuple[int, str], str | None] = {}
         base = prepared.base_url
         signer = prepared.signer
 
         def tracked_url(position: int, destination: str) -> str | None:
+            # Asked once for the HTML part and once for the text part: sign once.
+            key = (position, destination)
+            if key in tracked:
+                return tracked[key]
             link_id = prepared.link_ids.get(position)
-            if link_id is None:
-                return None
-            if destination != prepared.link_urls[position]:
-                personalized[link_id] = destination
-            return base + click_path(signer, delivery_id, link_id)
+            url = None
+            if link_id is not None:
+                if destination != prepared.link_urls[position]:
+                    personalized[link_id] = destination
+                url = base + click_path(signer, delivery_id, link_id)
+            tracked[key] = url
+            return url
 
         message = rendering.render(prepared.compiled, recipient.contact, tracked_url)
         html = add_pixel(message.html, base + open_path(signer, delivery_id, prepared.email_id))
@@ -342,30 +520,18 @@ class MailoutRunner:
         )
 
         def commit() -> bool:
-            with self.runtime.session() as session:
-                result = session.execute(
-                    update(Delivery)
-                    .where(
-                        Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING.value
-                    )
-                    .values(
-                        status=DeliveryStatus.SENT.value,
-                        sent_at=utcnow(),
-                        attempts=Delivery.attempts + 1,
-                        error=None,
-                    )
-                )
-                if not result.rowcount:  # type: ignore[attr-defined]
-                    return False
-                if personalized:
-                    session.execute(
-                        insert(DeliveryLinkUrl),
-                        [
-                            {"delivery_id": delivery_id, "link_id": link_id, "url": url}
-                            for link_id, url in personalized.items()
-                        ],
-                    )
-            return True
+            # Called between the body and the final dot: the dot goes out right after
+            # the COMMIT of the claim. A process killed between the two is the one
+            # window left (well under a millisecond) where a message marked sent is
+            # not sent; the other order would send it twice.
+            try:
+                return claimer.claim(delivery_id, personalized)
+            except Exception:
+                # Not known to be claimed: abandon the message (the connection is
+                # dropped, so the server discards it); it stays pending, or, if the
+                # COMMIT did land, it counts as sent without a message.
+                log.exception("could not claim delivery %s; not sending it", delivery_id)
+                return False
 
         try:
             connection.send(
@@ -404,8 +570,6 @@ class MailoutRunner:
 
 def delete_link_urls(delivery_id: int) -> Any:
     """Statement removing a delivery's personalized destinations."""
-    from sqlalchemy import delete
-
     return delete(DeliveryLinkUrl).where(DeliveryLinkUrl.delivery_id == delivery_id)
 
 

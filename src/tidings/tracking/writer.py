@@ -8,6 +8,7 @@ commits form the next batch: under load batches grow and commits stay few.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
 from tidings.tracking.apply import BatchOutcome, apply_batch
@@ -31,8 +32,48 @@ _STOP = object()
 _ATTEMPTS = 4
 
 
+def _transient(error: BaseException) -> bool:
+    """Worth retrying: locked database, deadlock, serialization failure, lost
+    connection. Constraint and data errors are not."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError)
+
+
 class WriterUnavailable(RuntimeError):
     """The event could not be stored; the request must not claim it was."""
+
+
+# A request in an event loop waits on an asyncio future, a thread on a concurrent one.
+Waiter = asyncio.Future[None] | Future[None]
+
+
+def _settle(waiters: list[Waiter], error: BaseException | None) -> None:
+    """Wake everyone waiting on a batch: one thread-safe call per event loop, not per
+    request (each such call wakes the loop up)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for waiter in waiters:
+        if isinstance(waiter, Future):
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(WriterUnavailable(str(error)))
+        else:
+            by_loop.setdefault(waiter.get_loop(), []).append(waiter)
+    for loop, loop_waiters in by_loop.items():
+        # A closed loop has nobody left waiting.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_settle_in_loop, loop_waiters, error)
+
+
+def _settle_in_loop(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for waiter in waiters:
+        if waiter.done():  # cancelled: the client went away
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(WriterUnavailable(str(error)))
 
 
 class EventWriter:
@@ -72,9 +113,9 @@ class EventWriter:
 
     async def record(self, event: TrackedEvent) -> None:
         """Store ``event``; returns once its batch has committed."""
-        future: Future[None] = Future()
-        self._queue.put((event, future))
-        await asyncio.wrap_future(future)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put((event, waiter))
+        await waiter
 
     def record_blocking(self, event: TrackedEvent, timeout: float = 30.0) -> None:
         """Store ``event`` from a thread; returns once committed."""
@@ -100,10 +141,29 @@ class EventWriter:
                 batch.append(nxt)
             self._write(batch)  # type: ignore[arg-type]
 
-    def _write(self, batch: list[tuple[TrackedEvent, Future[None]]]) -> None:
-        events = [event for event, _ in batch]
+    def _write(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
+        outcome, error = self._apply([event for event, _ in batch])
+        refused = isinstance(error, DBAPIError) and not _transient(error)
+        if refused and len(batch) > 1:
+            # One event the database refuses (its email deleted meanwhile, say) must
+            # not fail the requests it happened to share a batch with: split and retry.
+            middle = len(batch) // 2
+            self._write(batch[:middle])
+            self._write(batch[middle:])
+            return
+        if error is None:
+            # Counted before the requests wake up, so they can read the figures.
+            self.batches += 1
+            self.events += len(batch)
+        _settle([waiter for _, waiter in batch], error)
+        if error is None and self.on_committed is not None and outcome is not None:
+            self.on_committed(outcome)
+
+    def _apply(
+        self, events: list[TrackedEvent]
+    ) -> tuple[BatchOutcome | None, BaseException | None]:
+        """Apply and commit ``events``, retrying transient errors; the error if it failed."""
         error: BaseException | None = None
-        outcome: BatchOutcome | None = None
         for attempt in range(_ATTEMPTS):
             try:
                 with self.runtime.session() as session:
@@ -111,26 +171,18 @@ class EventWriter:
                         session, events, signer=self.runtime.signer, policy=self.policy
                     )
                     self._after_commit(session, outcome)
-                error = None
-                break
-            except DBAPIError as exc:  # locked, deadlock, connection lost: retry
+                return outcome, None
+            except DBAPIError as exc:
                 error = exc
+                if not _transient(exc):
+                    log.warning("tracking batch of %d refused: %s", len(events), exc)
+                    return None, exc
                 log.warning("tracking batch failed (attempt %d): %s", attempt + 1, exc)
                 time.sleep(0.05 * (attempt + 1))
             except Exception as exc:
-                error = exc
-                log.exception("tracking batch failed")
-                break
-        for _, future in batch:
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(WriterUnavailable(str(error)))
-        if error is None:
-            self.batches += 1
-            self.events += len(events)
-            if self.on_committed is not None and outcome is not None:
-                self.on_committed(outcome)
+                log.exception("tracking batch of %d failed", len(events))
+                return None, exc
+        return None, error
 
     def _after_commit(self, session: object, outcome: BatchOutcome) -> None:
         if not outcome.identified_contacts:

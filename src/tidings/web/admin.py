@@ -36,7 +36,9 @@ def page(
         "csrf_token": csrf_token(request),
     }
     full.update(context or {})
-    pending = request.session.pop(FLASH_KEY, None)
+    # htmx fragments leave the flash for the next full page.
+    is_fragment = request.headers.get("hx-request") == "true"
+    pending = None if is_fragment else request.session.pop(FLASH_KEY, None)
     if isinstance(pending, list) and len(pending) == 2 and "flash" not in full:
         full["flash_kind"], full["flash"] = str(pending[0]), str(pending[1])
     response = render(request, name, full, status_code=status_code)

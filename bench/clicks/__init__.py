@@ -1,0 +1,1 @@
+"""Click tracking throughput: recorded clicks per second against a bare redirect."""

@@ -1,0 +1,72 @@
+"""The click benchmark's server: the product app as ``tidings serve --no-workers``
+runs it (one uvicorn process, uvloop, httptools), in one of two modes.
+
+    python -m bench.clicks.server --port P --mode recorded|baseline
+
+``recorded`` is the product unchanged. ``baseline`` is the same app and the same
+``/t/c/{token}`` route (verify the token, look the link up, classify, redirect) with a
+writer that stores nothing, so the two differ exactly by durable recording.
+``--tracking-first`` measures a proposed change (tracking routes matched first).
+Nothing here is added to the product.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+from fastapi import FastAPI
+
+from tidings.config import get_settings
+from tidings.runtime import Runtime
+from tidings.tracking.events import TrackedEvent
+from tidings.web.app import create_app
+
+
+class NullWriter:
+    """Stands in for ``EventWriter``: answers at once and stores nothing."""
+
+    policy = None
+
+    async def record(self, event: TrackedEvent) -> None:
+        """Drop ``event``."""
+
+
+def move_tracking_routes_first(app: FastAPI) -> None:
+    """The change this benchmark suggests for ``create_app``: Starlette tries routes in
+    order, and the tracking routes come after every API and admin route."""
+    routes = app.router.routes
+    tracking = [r for r in routes if getattr(r, "path", "").startswith(("/t/", "/u/"))]
+    routes[:] = tracking + [r for r in routes if r not in tracking]
+
+
+def main() -> None:
+    """Serve until terminated."""
+    parser = argparse.ArgumentParser(description="Tidings click benchmark server")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", choices=["recorded", "baseline"], default="recorded")
+    parser.add_argument(
+        "--tracking-first",
+        action="store_true",
+        help="what-if: match the public tracking routes before the API and admin routes",
+    )
+    args = parser.parse_args()
+    runtime = Runtime(get_settings())
+    app = create_app(runtime, workers=False, mailcatcher=False)
+    if args.mode == "baseline":
+        app.state.writer = NullWriter()
+    if args.tracking_first:
+        move_tracking_routes_first(app)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

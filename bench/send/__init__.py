@@ -1,0 +1,1 @@
+"""Sending throughput and memory: a personalized, tracked mailout to smtp-sink."""

@@ -1,0 +1,1 @@
+"""Tests of the emails domain: link positions and rendering."""

@@ -1,0 +1,1 @@
+"""Tests of the sending domain: resume after a crash, SMTP, message building."""

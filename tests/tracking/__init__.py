@@ -1,0 +1,1 @@
+"""Tests of the tracking domain: tokens and the batching event writer."""
