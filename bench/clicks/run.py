@@ -202,13 +202,13 @@ def check_recorded(delta: dict[str, int], answered: int, in_flight: int) -> list
 class Server:
     """The benchmark server in a subprocess."""
 
-    def __init__(self, db: Database, mode: str, *, tracking_first: bool = False) -> None:
+    def __init__(self, db: Database, mode: str) -> None:
         self.port = free_port()
         self.log_path = OUT / f"clicks-{db.kind}-{mode}-server.log"
         self._log = self.log_path.open("wb")
         env = tidings_env(db, TIDINGS_BASE_URL=f"http://127.0.0.1:{self.port}")
         cmd = [sys.executable, "-m", "bench.clicks.server", "--port", str(self.port)]
-        cmd += ["--mode", mode] + (["--tracking-first"] if tracking_first else [])
+        cmd += ["--mode", mode]
         self.process = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log)
 
     def __enter__(self) -> Server:
@@ -225,7 +225,7 @@ class Server:
         self._log.close()
 
 
-VARIANTS = {"as-is": False, "tracking-routes-first": True}
+VARIANTS = ("as-is",)
 
 
 def measure(
@@ -233,7 +233,7 @@ def measure(
 ) -> dict[str, Any]:
     """One server (``mode`` baseline or recorded) under load, and what it stored."""
     label = f"{db.kind}/{variant}/{mode}"
-    with Server(db, mode, tracking_first=VARIANTS[variant]) as server:
+    with Server(db, mode) as server:
         log(f"{label}: warm-up {options.warmup}s")
         drive(server.port, data.paths_file, options, options.warmup)
         before = settled(engine, data.email_id)

@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 
 import uvicorn
-from fastapi import FastAPI
 
 from tidings.config import get_settings
 from tidings.runtime import Runtime
 from tidings.tracking.events import TrackedEvent
-from tidings.web.app import create_app
+from tidings.web.app import asgi_entry, create_app
 
 
 class NullWriter:
@@ -32,33 +31,18 @@ class NullWriter:
         """Drop ``event``."""
 
 
-def move_tracking_routes_first(app: FastAPI) -> None:
-    """The change this benchmark suggests for ``create_app``: Starlette tries routes in
-    order, and the tracking routes come after every API and admin route."""
-    routes = app.router.routes
-    tracking = [r for r in routes if getattr(r, "path", "").startswith(("/t/", "/u/"))]
-    routes[:] = tracking + [r for r in routes if r not in tracking]
-
-
 def main() -> None:
     """Serve until terminated."""
     parser = argparse.ArgumentParser(description="Tidings click benchmark server")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mode", choices=["recorded", "baseline"], default="recorded")
-    parser.add_argument(
-        "--tracking-first",
-        action="store_true",
-        help="what-if: match the public tracking routes before the API and admin routes",
-    )
     args = parser.parse_args()
     runtime = Runtime(get_settings())
     app = create_app(runtime, workers=False, mailcatcher=False)
     if args.mode == "baseline":
         app.state.writer = NullWriter()
-    if args.tracking_first:
-        move_tracking_routes_first(app)
     uvicorn.run(
-        app,
+        asgi_entry(app),
         host="127.0.0.1",
         port=args.port,
         loop="uvloop",

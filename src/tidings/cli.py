@@ -65,7 +65,7 @@ def serve(
     """Run the web server (admin, API, tracking), with in-process workers by default."""
     import uvicorn
 
-    from tidings.web.app import create_app
+    from tidings.web.app import asgi_entry, create_app
 
     settings = get_settings()
     if host:
@@ -76,7 +76,7 @@ def serve(
     application = create_app(runtime, workers=workers, mailcatcher=not settings.smtp_url)
     console.print(f"Tidings listening on [bold]http://{settings.host}:{settings.port}[/bold]")
     uvicorn.run(
-        application,
+        asgi_entry(application),
         host=settings.host,
         port=settings.port,
         loop="uvloop",

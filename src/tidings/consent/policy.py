@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
@@ -38,9 +38,13 @@ def governing_consents(session: Session, email_ids: Iterable[int]) -> dict[int, 
     ids = sorted(set(email_ids))
     if not ids:
         return {}
-    default_id = session.scalar(select(Consent.id).where(Consent.code_name == TRACKING_CONSENT))
-    rows = session.execute(select(Email.id, Email.tracking_consent_id).where(Email.id.in_(ids)))
-    return {email_id: consent_id or default_id for email_id, consent_id in rows}
+    default_id = select(Consent.id).where(Consent.code_name == TRACKING_CONSENT).scalar_subquery()
+    rows = session.connection().execute(
+        select(Email.id, func.coalesce(Email.tracking_consent_id, default_id)).where(
+            Email.id.in_(ids)
+        )
+    )
+    return {email_id: consent_id for email_id, consent_id in rows}
 
 
 class ConsentAgreementPolicy:
@@ -59,7 +63,7 @@ class ConsentAgreementPolicy:
         if not consent_ids:
             return {}
         contact_ids = sorted({contact_id for contact_id, _ in wanted})
-        rows = session.execute(
+        rows = session.connection().execute(
             select(ConsentAgreement.contact_id, ConsentAgreement.consent_id)
             .where(
                 ConsentAgreement.contact_id.in_(contact_ids),

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity, ActivityType
@@ -26,6 +26,21 @@ from tidings.tracking.models import TrackingEvent, UniqueMarker
 from tidings.tracking.tokens import TokenSigner
 
 Marker = tuple[int, str, int, bytes]
+
+# Core tables: batches write through plain statements, without ORM bookkeeping.
+EVENTS = cast(Table, TrackingEvent.__table__)
+ACTIVITIES = cast(Table, Activity.__table__)
+MARKERS = cast(Table, UniqueMarker.__table__)
+EMAIL_STATS = cast(Table, EmailStats.__table__)
+LINK_STATS = cast(Table, LinkStats.__table__)
+TIMELINE = cast(Table, TimelineBucket.__table__)
+DELIVERIES = cast(Table, Delivery.__table__)
+LINK_COUNTERS = ("clicks_total", "clicks_unique", "clicks_automated")
+_LINK_UPDATE = (
+    update(LINK_STATS)
+    .where(LINK_STATS.c.link_id == bindparam("b_link_id"))
+    .values({name: LINK_STATS.c[name] + bindparam(f"b_{name}") for name in LINK_COUNTERS})
+)
 
 
 @dataclass
@@ -40,25 +55,49 @@ def _hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def _new_markers(session: Session, markers: list[Marker]) -> set[Marker]:
-    if not markers:
-        return set()
-    stmt = (
-        insert_for(session, UniqueMarker)
-        .on_conflict_do_nothing()
-        .returning(
-            UniqueMarker.email_id,
-            UniqueMarker.kind,
-            UniqueMarker.link_id,
-            UniqueMarker.recipient_key,
+# The two inserts every event makes go to the driver directly: building thousands
+# of bound parameters through SQLAlchemy per batch cost more than the writes.
+MARKER_CHUNK = 2000  # rows per statement; 4 parameters each stays under every limit
+
+
+def _placeholder(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def _new_markers(conn: Connection, markers: list[Marker]) -> set[Marker]:
+    """Insert the markers not seen before; returns those that were new."""
+    fresh: set[Marker] = set()
+    mark = _placeholder(conn)
+    for start in range(0, len(markers), MARKER_CHUNK):
+        chunk = markers[start : start + MARKER_CHUNK]
+        values = ", ".join([f"({mark}, {mark}, {mark}, {mark})"] * len(chunk))
+        # Only placeholders are formatted into the statement; values are parameters.
+        sql = (
+            "INSERT INTO unique_markers (email_id, kind, link_id, recipient_key) "  # noqa: S608
+            f"VALUES {values} ON CONFLICT DO NOTHING "
+            "RETURNING email_id, kind, link_id, recipient_key"
         )
+        params = tuple(value for marker in chunk for value in marker)
+        for row in conn.exec_driver_sql(sql, params):
+            fresh.add((row[0], row[1], row[2], bytes(row[3])))
+    return fresh
+
+
+def _db_time(conn: Connection, at: datetime) -> datetime | str:
+    """A UTC datetime as the column stores it (SQLite: naive text, like SQLAlchemy)."""
+    if conn.dialect.name != "sqlite":
+        return at
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    mark = _placeholder(conn)
+    marks = ", ".join([mark] * 7)
+    sql = (
+        "INSERT INTO tracking_events (email_id, link_id, type, occurred_at, "  # noqa: S608
+        f"automated, automated_reason, identified) VALUES ({marks})"
     )
-    rows = [
-        {"email_id": e, "kind": k, "link_id": link, "recipient_key": key}
-        for e, k, link, key in markers
-    ]
-    result = session.execute(stmt, rows)
-    return {(r[0], r[1], r[2], bytes(r[3])) for r in result}
+    conn.exec_driver_sql(sql, rows)
 
 
 def apply_batch(
@@ -72,10 +111,14 @@ def apply_batch(
     outcome = BatchOutcome()
     if not events:
         return outcome
+    # Core statements on the session's connection: no ORM bookkeeping per batch.
+    conn = session.connection()
     delivery_ids = sorted({e.delivery_id for e in events})
     contacts: dict[int, int | None] = dict(
-        session.execute(
-            select(Delivery.id, Delivery.contact_id).where(Delivery.id.in_(delivery_ids))
+        conn.execute(
+            select(DELIVERIES.c.id, DELIVERIES.c.contact_id).where(
+                DELIVERIES.c.id.in_(delivery_ids)
+            )
         ).all()
     )
     human = [e for e in events if not e.automated]
@@ -93,12 +136,12 @@ def apply_batch(
             if marker not in seen_wanted:
                 seen_wanted.add(marker)
                 wanted.append(marker)
-    fresh = _new_markers(session, wanted)
+    fresh = _new_markers(conn, wanted)
 
     email_deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     link_deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     timeline: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    event_rows: list[dict[str, Any]] = []
+    event_rows: list[tuple[Any, ...]] = []
     activity_rows: list[dict[str, Any]] = []
 
     for e in events:
@@ -108,15 +151,15 @@ def apply_batch(
             not e.automated and contact_id is not None and (contact_id, e.email_id) in allowed
         )
         event_rows.append(
-            {
-                "email_id": e.email_id,
-                "link_id": e.link_id,
-                "type": e.kind,
-                "occurred_at": e.occurred_at,
-                "automated": e.automated,
-                "automated_reason": e.automated_reason,
-                "identified": identified,
-            }
+            (
+                e.email_id,
+                e.link_id,
+                e.kind,
+                _db_time(conn, e.occurred_at),
+                e.automated,
+                e.automated_reason,
+                identified,
+            )
         )
         stats = email_deltas[e.email_id]
         if e.automated:
@@ -163,11 +206,11 @@ def apply_batch(
         if identified and contact_id is not None:
             outcome.identified_contacts.add(contact_id)
 
-    session.execute(insert(TrackingEvent), event_rows)
+    _insert_events(conn, event_rows)
     if activity_rows:
-        session.execute(insert(Activity), activity_rows)
+        conn.execute(insert(ACTIVITIES), activity_rows)
         outcome.activities = len(activity_rows)
-    _add_counters(session, email_deltas, link_deltas, timeline)
+    _add_counters(session, conn, email_deltas, link_deltas, timeline)
     return outcome
 
 
@@ -202,20 +245,24 @@ def _activity(
 
 def _add_counters(
     session: Session,
+    conn: Connection,
     email_deltas: dict[int, dict[str, int]],
     link_deltas: dict[int, dict[str, int]],
     timeline: dict[tuple[int, datetime], dict[str, int]],
 ) -> None:
     for email_id, deltas in sorted(email_deltas.items()):
-        values = {name: getattr(EmailStats, name) + n for name, n in deltas.items() if n}
+        values = {name: EMAIL_STATS.c[name] + n for name, n in deltas.items() if n}
         if values:
-            session.execute(
-                update(EmailStats).where(EmailStats.email_id == email_id).values(values)
+            conn.execute(
+                update(EMAIL_STATS).where(EMAIL_STATS.c.email_id == email_id).values(values)
             )
-    for link_id, deltas in sorted(link_deltas.items()):
-        values = {name: getattr(LinkStats, name) + n for name, n in deltas.items() if n}
-        if values:
-            session.execute(update(LinkStats).where(LinkStats.link_id == link_id).values(values))
+    link_rows = [
+        {"b_link_id": link_id, **{f"b_{name}": deltas.get(name, 0) for name in LINK_COUNTERS}}
+        for link_id, deltas in sorted(link_deltas.items())
+    ]
+    if link_rows:
+        # One executemany for every link of the batch.
+        conn.execute(_LINK_UPDATE, link_rows)
     rows = [
         {
             "email_id": email_id,
@@ -227,12 +274,12 @@ def _add_counters(
         if d.get("opens", 0) or d.get("clicks", 0)
     ]
     if rows:
-        stmt = insert_for(session, TimelineBucket)
+        stmt = insert_for(session, TIMELINE)
         stmt = stmt.on_conflict_do_update(
-            index_elements=[TimelineBucket.email_id, TimelineBucket.bucket],
+            index_elements=[TIMELINE.c.email_id, TIMELINE.c.bucket],
             set_={
-                "opens": TimelineBucket.opens + stmt.excluded.opens,
-                "clicks": TimelineBucket.clicks + stmt.excluded.clicks,
+                "opens": TIMELINE.c.opens + stmt.excluded.opens,
+                "clicks": TIMELINE.c.clicks + stmt.excluded.clicks,
             },
         )
-        session.execute(stmt, rows)
+        conn.execute(stmt, rows)

@@ -12,7 +12,8 @@ import contextlib
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tidings.db.base import utcnow
 from tidings.emails.links import is_trackable
@@ -24,6 +25,7 @@ from tidings.tracking.classifier import Interaction
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
 from tidings.tracking.writer import WriterUnavailable
 from tidings.web.pages import error_page, render
+from tidings.web.security import SecurityHeaders
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Referrer-Policy": "no-referrer"}
@@ -149,3 +151,28 @@ routes = [
     Route("/t/o/{token}.gif", open_pixel, methods=["GET", "HEAD"]),
     Route("/u/{token}", unsubscribe, methods=["GET", "HEAD", "POST"]),
 ]
+
+
+class TrackingFastPath:
+    """Sends tracking and unsubscribe requests straight to their few routes, past the
+    session middleware and the admin and API routing, which cost more than the
+    redirect itself. Security headers still apply.
+
+    Installed as a middleware of the app; ``tidings serve`` also puts it in front of
+    the whole FastAPI stack (``owner`` is then the app the routes read state from).
+    """
+
+    PREFIXES = ("/t/", "/u/")
+
+    def __init__(self, app: ASGIApp, owner: ASGIApp | None = None) -> None:
+        self.app = app
+        self.owner = owner
+        self.router = SecurityHeaders(Router(routes=routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.PREFIXES):
+            if self.owner is not None:
+                scope["app"] = self.owner
+            await self.router(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

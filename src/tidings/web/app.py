@@ -16,6 +16,7 @@ from tidings import __version__
 from tidings.config import get_settings
 from tidings.runtime import Runtime
 from tidings.tracking.classifier import Classifier
+from tidings.tracking.routes import TrackingFastPath
 from tidings.tracking.writer import EventWriter
 from tidings.web import errors
 from tidings.web.auth.sessions import LoginLimiter, LoginRequired, login_redirect
@@ -94,6 +95,8 @@ def create_app(
         https_only=settings.secure_cookies or runtime.base_url.startswith("https://"),
     )
     app.add_middleware(SecurityHeaders)
+    # Outermost: tracking requests skip everything above that they do not need.
+    app.add_middleware(TrackingFastPath)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -133,7 +136,6 @@ def _include_routers(app: FastAPI) -> None:
     from tidings.emails.api import router as emails_router
     from tidings.lists.api import router as lists_router
     from tidings.mailcatcher.admin import router as inbox_router
-    from tidings.tracking.routes import routes as tracking_routes
     from tidings.web.admin import router as home_router
     from tidings.web.auth.sessions import router as auth_router
 
@@ -147,4 +149,9 @@ def _include_routers(app: FastAPI) -> None:
         pass
     else:
         app.include_router(groups_router)
-    app.router.routes.extend(tracking_routes)
+
+
+def asgi_entry(app: FastAPI) -> TrackingFastPath:
+    """What the server runs: ``app`` with tracking requests sent straight to their
+    routes before FastAPI's own middleware."""
+    return TrackingFastPath(app, owner=app)
