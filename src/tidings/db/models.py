@@ -7,6 +7,7 @@ from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
 from tidings.emails.models import Email, Link
+from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout
@@ -24,10 +25,12 @@ __all__ = [
     "ConsentAgreement",
     "ConsentText",
     "Contact",
+    "ContactGroup",
     "Delivery",
     "DeliveryLinkUrl",
     "Email",
     "EmailStats",
+    "GroupMember",
     "Link",
     "LinkStats",
     "Mailout",
