@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tidings.consent import service
 from tidings.consent.models import Consent
 from tidings.consent.schemas import AgreementIn, ConsentIn, ConsentTextIn
-from tidings.groups_hooks import notify_contacts_changed
+from tidings.groups.hooks import contacts_changed
 from tidings.web.deps import SessionDep, require_api_key
 
 router = APIRouter(prefix="/api/v1", tags=["consents"], dependencies=[Depends(require_api_key)])
@@ -78,7 +78,7 @@ def agree(
         source=body.source if body else "api",
     )
     version = service.current_text(session=session, consent_id=agreement.consent_id).version
-    notify_contacts_changed(session, [contact_id])
+    contacts_changed(session, [contact_id])
     return service.agreement_to_dict(agreement, code_name=code_name, version=version)
 
 
@@ -86,7 +86,7 @@ def agree(
 def revoke(contact_id: int, code_name: str, session: SessionDep) -> dict[str, Any]:
     """Revoke: tracking stops now and activities tracked under it are deleted (B9)."""
     result = service.revoke(session=session, contact_id=contact_id, code_name=code_name)
-    notify_contacts_changed(session, [contact_id])
+    contacts_changed(session, [contact_id])
     return {
         "contact_id": contact_id,
         "code_name": code_name,

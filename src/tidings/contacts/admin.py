@@ -20,7 +20,8 @@ from tidings.contacts import service
 from tidings.contacts.models import Contact
 from tidings.emails.models import Email
 from tidings.errors import Conflict
-from tidings.groups_hooks import notify_contacts_changed
+from tidings.groups.hooks import contacts_changed
+from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.admin import RUNS, all_lists, contact_subscriptions
 from tidings.lists.models import Subscription, SubscriptionStatus
 from tidings.lists.service import subscribe
@@ -202,17 +203,13 @@ def create_contact(
     chosen = parse_id(list_id)
     if chosen is not None:
         subscribe(session=session, list_id=chosen, contact_id=contact.id, source="admin")
-    notify_contacts_changed(session, [contact.id])
+    contacts_changed(session, [contact.id])
     flash(request, "The contact was created.")
     return redirect(f"/contacts/{contact.id}")
 
 
 def _groups(session: Session, contact_id: int) -> list[dict[str, Any]] | None:
     """The contact's groups, or None when contact groups are not installed."""
-    try:
-        from tidings.groups.models import ContactGroup, GroupMember
-    except ModuleNotFoundError:
-        return None
     rows = session.execute(
         select(ContactGroup.id, ContactGroup.name)
         .join(GroupMember, GroupMember.group_id == ContactGroup.id)
@@ -305,7 +302,7 @@ def edit_contact(
     contact.first_name = first_name.strip() or None
     contact.last_name = last_name.strip() or None
     service.update(session=session, contact=contact, fields=changes)
-    notify_contacts_changed(session, [contact.id])
+    contacts_changed(session, [contact.id])
     flash(request, "The contact was saved.")
     return redirect(f"/contacts/{contact.id}")
 

@@ -11,7 +11,7 @@ from tidings.activities import queries as activity_queries
 from tidings.contacts import service
 from tidings.contacts.models import Contact
 from tidings.contacts.schemas import ContactIn, ContactPatch
-from tidings.groups_hooks import notify_contacts_changed
+from tidings.groups.hooks import contacts_changed
 from tidings.privacy.erasure import erase_contact, scrub_files
 from tidings.privacy.export import export_contact
 from tidings.web.deps import RuntimeDep, SessionDep, require_api_key
@@ -31,7 +31,7 @@ def create_contact(body: ContactIn, session: SessionDep) -> dict[str, Any]:
         last_name=body.last_name,
         fields=body.fields,
     )
-    notify_contacts_changed(session, [contact.id])
+    contacts_changed(session, [contact.id])
     return service.to_dict(contact)
 
 
@@ -72,7 +72,7 @@ def patch_contact(contact_id: int, body: ContactPatch, session: SessionDep) -> d
         last_name=body.last_name,
         fields=body.fields,
     )
-    notify_contacts_changed(session, [contact.id])
+    contacts_changed(session, [contact.id])
     return service.to_dict(contact)
 
 

@@ -33,7 +33,7 @@ from tidings.consent.models import TRACKING_CONSENT, Consent
 from tidings.contacts.models import Contact
 from tidings.contacts.service import normalize_email
 from tidings.errors import Invalid
-from tidings.groups_hooks import notify_contacts_changed
+from tidings.groups.hooks import contacts_changed
 from tidings.lists import service as lists_service
 from tidings.lists.models import Subscription, SubscriptionStatus
 from tidings.runtime import Runtime
@@ -367,7 +367,7 @@ def _write(
             )
             if before is None or before.id != agreement.id:
                 tally.agreements += 1
-    notify_contacts_changed(session, [c.id for _, c in contacts])
+    contacts_changed(session, [c.id for _, c in contacts])
     return tally
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Form, Path, Request
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -14,9 +14,11 @@ from tidings.emails import service
 from tidings.emails.admin_views import MAX_ID, parse_id
 from tidings.emails.models import Email
 from tidings.errors import Invalid, NotFound, TidingsError
-from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
+from tidings.groups.models import ContactGroup
+from tidings.lists.models import RecipientList, Subscription
 from tidings.sending import service as sending
-from tidings.sending.models import Delivery, DeliveryStatus, Mailout
+from tidings.sending.models import Mailout
+from tidings.sending.service import recipient_conditions
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
 
@@ -28,10 +30,6 @@ MailoutId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 def contact_groups(session: Session) -> list[Any] | None:
     """Every contact group by name, or None when the groups module is not installed."""
-    try:
-        from tidings.groups.models import ContactGroup
-    except ModuleNotFoundError:
-        return None
     return list(session.scalars(select(ContactGroup).order_by(ContactGroup.name)))
 
 
@@ -41,26 +39,12 @@ def recipient_count(
     """How many contacts a mailout started now would reach (the rules of start_mailout)."""
     if email.recipient_list_id is None:
         return 0
-    already = select(Delivery.contact_id).where(
-        Delivery.email_id == email.id,
-        Delivery.contact_id.is_not(None),
-        Delivery.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value]),
+    conditions = recipient_conditions(
+        email_id=email.id,
+        list_id=email.recipient_list_id,
+        include_group=include_group,
+        exclude_group=exclude_group,
     )
-    conditions: list[ColumnElement[bool]] = [
-        Subscription.list_id == email.recipient_list_id,
-        Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
-        Contact.opted_out_at.is_(None),
-        Contact.id.not_in(already),
-    ]
-    if include_group is not None or exclude_group is not None:
-        try:
-            from tidings.groups.service import member_ids_select
-        except ModuleNotFoundError:
-            return 0
-        if include_group is not None:
-            conditions.append(Contact.id.in_(member_ids_select(include_group)))
-        if exclude_group is not None:
-            conditions.append(Contact.id.not_in(member_ids_select(exclude_group)))
     query = (
         select(func.count())
         .select_from(Subscription)

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
-from tidings.groups_hooks import notify_contacts_changed
+from tidings.groups.hooks import contacts_changed
 from tidings.lists import service
 from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
 from tidings.lists.schemas import ListIn, SubscriberIn
@@ -62,7 +62,7 @@ def get_list(list_id: int, session: SessionDep) -> dict[str, Any]:
 def add_subscriber(list_id: int, body: SubscriberIn, session: SessionDep) -> dict[str, Any]:
     """Subscribe a contact directly (no opt-in mail)."""
     sub = service.subscribe(session=session, list_id=list_id, contact_id=body.contact_id)
-    notify_contacts_changed(session, [body.contact_id])
+    contacts_changed(session, [body.contact_id])
     return {"list_id": list_id, "contact_id": body.contact_id, "status": sub.status}
 
 
@@ -71,7 +71,7 @@ def remove_subscriber(list_id: int, contact_id: int, session: SessionDep) -> dic
     """Unsubscribe a contact from the list."""
     service.get_list(session=session, list_id=list_id)
     sub = service.unsubscribe(session=session, list_id=list_id, contact_id=contact_id, source="api")
-    notify_contacts_changed(session, [contact_id])
+    contacts_changed(session, [contact_id])
     return {
         "list_id": list_id,
         "contact_id": contact_id,

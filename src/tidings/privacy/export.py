@@ -11,6 +11,7 @@ from tidings.activities.models import Activity
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.emails.models import Email
+from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.sending.models import Delivery, DeliveryLinkUrl
 
@@ -96,10 +97,6 @@ def export_contact(*, session: Session, contact_id: int) -> dict[str, Any]:
             for a in activities
         ],
     }
-    try:
-        from tidings.groups.models import ContactGroup, GroupMember
-    except ModuleNotFoundError:
-        return data
     groups = session.execute(
         select(ContactGroup.id, ContactGroup.name)
         .join(GroupMember, GroupMember.group_id == ContactGroup.id)

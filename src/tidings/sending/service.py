@@ -11,24 +11,40 @@ from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails.models import Email, EmailPurpose
 from tidings.errors import Conflict, Invalid, NotFound
+from tidings.groups.models import ContactGroup
+from tidings.groups.service import member_ids_select
 from tidings.lists.models import Subscription, SubscriptionStatus
 from tidings.sending.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
 
 RUN_MAILOUT_JOB = "sending.run_mailout"
 
 
-def _group_filter(group_id: int, *, exclude: bool) -> ColumnElement[bool]:
-    from tidings.groups.service import member_ids_select
-
-    members = member_ids_select(group_id)
-    return Contact.id.not_in(members) if exclude else Contact.id.in_(members)
+def recipient_conditions(
+    *, email_id: int, list_id: int, include_group: int | None, exclude_group: int | None
+) -> list[ColumnElement[bool]]:
+    """Who a mailout of this email started now reaches, over ``Subscription`` joined
+    with ``Contact``: subscribed, not opted out, not yet sent this email, and within /
+    outside the given contact groups."""
+    already = select(Delivery.contact_id).where(
+        Delivery.email_id == email_id,
+        Delivery.contact_id.is_not(None),
+        Delivery.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value]),
+    )
+    conditions: list[ColumnElement[bool]] = [
+        Subscription.list_id == list_id,
+        Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
+        Contact.opted_out_at.is_(None),
+        # A later mailout of the same email reaches only those not yet sent it.
+        Contact.id.not_in(already),
+    ]
+    if include_group is not None:
+        conditions.append(Contact.id.in_(member_ids_select(include_group)))
+    if exclude_group is not None:
+        conditions.append(Contact.id.not_in(member_ids_select(exclude_group)))
+    return conditions
 
 
 def _check_group(session: Session, group_id: int) -> None:
-    try:
-        from tidings.groups.models import ContactGroup
-    except ModuleNotFoundError:
-        raise Invalid("contact groups are not available") from None
     if session.get(ContactGroup, group_id) is None:
         raise NotFound(f"contact group {group_id} not found")
 
@@ -72,22 +88,12 @@ def start_mailout(
     )
     session.add(mailout)
     session.flush()
-    already = select(Delivery.contact_id).where(
-        Delivery.email_id == email_id,
-        Delivery.contact_id.is_not(None),
-        Delivery.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value]),
+    conditions = recipient_conditions(
+        email_id=email_id,
+        list_id=email.recipient_list_id,
+        include_group=contact_group_id,
+        exclude_group=exclude_contact_group_id,
     )
-    conditions: list[ColumnElement[bool]] = [
-        Subscription.list_id == email.recipient_list_id,
-        Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
-        Contact.opted_out_at.is_(None),
-        # A later mailout of the same email reaches only those not yet sent it.
-        Contact.id.not_in(already),
-    ]
-    if contact_group_id is not None:
-        conditions.append(_group_filter(contact_group_id, exclude=False))
-    if exclude_contact_group_id is not None:
-        conditions.append(_group_filter(exclude_contact_group_id, exclude=True))
     recipients = (
         select(
             literal(mailout.id),

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tidings.db.base import utcnow
 from tidings.emails.links import is_trackable
-from tidings.groups_hooks import notify_contacts_changed
+from tidings.groups.hooks import contacts_changed
 from tidings.runtime import Runtime
 from tidings.tracking import tokens
 from tidings.tracking import unsubscribe as unsub
@@ -142,7 +142,7 @@ def _unsubscribe(
             session, where, everything=everything, policy=request.app.state.writer.policy
         )
         if changed and where.contact_id is not None:
-            notify_contacts_changed(session, [where.contact_id])
+            contacts_changed(session, [where.contact_id])
         return where.list_name, True
 
 

@@ -18,8 +18,10 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
+from tidings.groups.hooks import contacts_changed
 from tidings.tracking.apply import BatchOutcome, apply_batch
 from tidings.tracking.events import TrackedEvent
 
@@ -184,11 +186,6 @@ class EventWriter:
                 return None, exc
         return None, error
 
-    def _after_commit(self, session: object, outcome: BatchOutcome) -> None:
-        if not outcome.identified_contacts:
-            return
-        try:
-            from tidings.groups.hooks import contacts_changed
-        except ModuleNotFoundError:
-            return
-        contacts_changed(session, sorted(outcome.identified_contacts))  # type: ignore[arg-type]
+    def _after_commit(self, session: Session, outcome: BatchOutcome) -> None:
+        if outcome.identified_contacts:
+            contacts_changed(session, sorted(outcome.identified_contacts))

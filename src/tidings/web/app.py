@@ -143,12 +143,9 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(router)
     for router in (auth_router, home_router, inbox_router, *_admin_routers()):
         app.include_router(router)
-    try:
-        from tidings.groups.api import router as groups_router
-    except ModuleNotFoundError:
-        pass
-    else:
-        app.include_router(groups_router)
+    from tidings.groups.api import router as groups_router
+
+    app.include_router(groups_router)
 
 
 def asgi_entry(app: FastAPI) -> TrackingFastPath:
