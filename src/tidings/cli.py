@@ -91,7 +91,7 @@ def worker() -> None:
     """Run a worker: job queue consumer and mailout supervisor (scaled-out mode)."""
     from tidings.jobs import registry
     from tidings.jobs.schedule import Scheduler
-    from tidings.sending.runner import MailoutSupervisor
+    from tidings.sending.supervisor import MailoutSupervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runtime = _runtime()

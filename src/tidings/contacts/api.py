@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
 
 from tidings.activities import queries as activity_queries
+from tidings.activities.api import ActivityQueryDep
 from tidings.contacts import service
 from tidings.contacts.models import Contact
 from tidings.contacts.schemas import ContactIn, ContactPatch
@@ -80,20 +81,17 @@ def patch_contact(contact_id: int, body: ContactPatch, session: SessionDep) -> d
 def contact_activities(
     contact_id: int,
     session: SessionDep,
-    type: str | None = Query(default=None, max_length=100),
-    link_id: int | None = Query(default=None),
-    cursor: str | None = Query(default=None, max_length=200),
-    limit: int = Query(default=50, ge=1, le=500),
+    query: ActivityQueryDep,
 ) -> dict[str, Any]:
     """The contact's activity timeline, newest first."""
     service.get(session=session, contact_id=contact_id)
     return activity_queries.for_contact(
         session=session,
         contact_id=contact_id,
-        activity_type=type,
-        link_id=link_id,
-        cursor=cursor,
-        limit=limit,
+        activity_type=query.type,
+        link_id=query.link_id,
+        cursor=query.cursor,
+        limit=query.limit,
     )
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from sqlalchemy import select
 
 from tidings.activities import queries as activity_queries
+from tidings.activities.api import ActivityQueryDep
 from tidings.emails import service
 from tidings.emails.models import Email
 from tidings.emails.schemas import EmailIn, EmailPatch, SendIn
@@ -100,20 +101,17 @@ def email_timeline(
 def email_activities(
     email_id: int,
     session: SessionDep,
-    type: str | None = Query(default=None, max_length=100),
-    link_id: int | None = Query(default=None),
-    cursor: str | None = Query(default=None, max_length=200),
-    limit: int = Query(default=50, ge=1, le=500),
+    query: ActivityQueryDep,
 ) -> dict[str, Any]:
     """Identified interactions with this email, newest first (B3)."""
     service.get(session=session, email_id=email_id)
     return activity_queries.for_email(
         session=session,
         email_id=email_id,
-        activity_type=type,
-        link_id=link_id,
-        cursor=cursor,
-        limit=limit,
+        activity_type=query.type,
+        link_id=query.link_id,
+        cursor=query.cursor,
+        limit=query.limit,
     )
 
 

@@ -39,7 +39,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from tidings.jobs.schedule import Scheduler
         from tidings.mailcatcher.server import MailCatcher
-        from tidings.sending.runner import MailoutSupervisor
+        from tidings.sending.supervisor import MailoutSupervisor
 
         catcher = supervisor = scheduler = None
         if mailcatcher:

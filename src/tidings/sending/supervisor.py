@@ -1,0 +1,81 @@
+"""Crash recovery: resume mailouts whose worker stopped renewing its lease."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import or_, select
+
+from tidings.db.base import utcnow
+from tidings.runtime import Runtime
+from tidings.sending.models import Mailout, MailoutStatus
+from tidings.sending.runner import MailoutRunner
+
+log = logging.getLogger(__name__)
+
+
+def resumable_mailouts(runtime: Runtime) -> list[int]:
+    """Mailouts waiting to run or whose owner stopped renewing its lease."""
+    now = utcnow()
+    with runtime.session() as session:
+        return list(
+            session.scalars(
+                select(Mailout.id)
+                .where(
+                    Mailout.status.in_([MailoutStatus.QUEUED.value, MailoutStatus.SENDING.value]),
+                    or_(Mailout.lease_expires_at.is_(None), Mailout.lease_expires_at < now),
+                )
+                .order_by(Mailout.id)
+            )
+        )
+
+
+class MailoutSupervisor:
+    """Background thread that resumes mailouts nobody is sending (crash recovery)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start scanning every ``mailout_recovery_interval`` seconds."""
+        self._thread = threading.Thread(target=self._loop, name="tidings-mailouts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop scanning (running mailouts finish their current message)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _loop(self) -> None:
+        interval = self.runtime.settings.mailout_recovery_interval
+        while not self._stop.is_set():
+            try:
+                for mailout_id in resumable_mailouts(self.runtime):
+                    self.launch(mailout_id)
+            except Exception:
+                log.exception("mailout recovery scan failed")
+            self._stop.wait(interval)
+
+    def launch(self, mailout_id: int) -> None:
+        """Run a mailout in its own thread unless this process already runs it."""
+        with self._lock:
+            if mailout_id in self._running:
+                return
+            self._running.add(mailout_id)
+
+        def target() -> None:
+            try:
+                MailoutRunner(self.runtime).run(mailout_id)
+            except Exception:
+                log.exception("mailout %s stopped with an error", mailout_id)
+            finally:
+                with self._lock:
+                    self._running.discard(mailout_id)
+
+        threading.Thread(target=target, name=f"tidings-mailout-{mailout_id}", daemon=True).start()
