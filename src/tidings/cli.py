@@ -138,7 +138,7 @@ def demo(
             auth.create_user(session=session, email=user_email, password=password)
         _, key = auth.create_api_key(session=session, name="demo")
     base = runtime.base_url
-    out = Console()
+    out = Console(soft_wrap=True)
     out.print()
     out.print("[bold green]Tidings demo is ready.[/bold green]")
     out.print(f"  Open            {base}/")
