@@ -3,9 +3,11 @@
 The message body goes out first; then the caller's commit marks the delivery sent;
 only then does the final ``.`` tell the server to accept it. A process killed before
 the commit leaves a transaction the server discards (the delivery stays pending and
-is sent again); killed after it, the server receives the ``.`` already on its way.
-If the commit finds the delivery already sent by another worker, the message is
-abandoned with RSET and never accepted.
+is sent again). A process killed in the short window between the commit and the
+write of the final ``.`` (about 0.1 ms) loses that one message; nothing can send the
+dot for a dead process, and sending it before the commit would duplicate instead.
+If the commit finds the delivery already sent by another worker, the connection is
+dropped without the dot and the server never accepts the message.
 """
 
 from __future__ import annotations
