@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
+from tests.support.admin import csrf
 from tests.web.conftest import Ui, sign_in
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 def test_admin_pages_need_a_session(ui: Ui) -> None:
@@ -28,9 +21,9 @@ def test_admin_pages_need_a_session(ui: Ui) -> None:
         assert client.get("/t/c/not-a-token").status_code == 404
 
 
-def test_login_logout_and_csrf(ui: Ui) -> None:
+def test_login_logout_andcsrf(ui: Ui) -> None:
     with httpx.Client(base_url=ui.url) as client:
-        token = _csrf(client.get("/login").text)
+        token = csrf(client.get("/login").text)
         wrong = client.post(
             "/login",
             data={"email": ui.email, "password": "nope", "csrf_token": token, "next": "/inbox"},
@@ -53,7 +46,7 @@ def test_login_logout_and_csrf(ui: Ui) -> None:
         assert "httponly" in cookie and "samesite=lax" in cookie
         inbox = client.get("/inbox")
         assert inbox.status_code == 200 and "Inbox" in inbox.text
-        page_token = _csrf(inbox.text)
+        page_token = csrf(inbox.text)
         assert client.post("/logout", follow_redirects=False).status_code == 403
         out = client.post("/logout", data={"csrf_token": page_token}, follow_redirects=False)
         assert out.status_code == 303
@@ -62,7 +55,7 @@ def test_login_logout_and_csrf(ui: Ui) -> None:
 
 def test_open_redirect_refused(ui: Ui) -> None:
     with httpx.Client(base_url=ui.url) as client:
-        token = _csrf(client.get("/login").text)
+        token = csrf(client.get("/login").text)
         ok = client.post(
             "/login",
             data={
@@ -78,7 +71,7 @@ def test_open_redirect_refused(ui: Ui) -> None:
 
 def test_login_rate_limit(ui: Ui) -> None:
     with httpx.Client(base_url=ui.url) as client:
-        token = _csrf(client.get("/login").text)
+        token = csrf(client.get("/login").text)
         for _ in range(5):
             client.post("/login", data={"email": ui.email, "password": "bad", "csrf_token": token})
         blocked = client.post(

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.admin import Admin, signed_in
 from tests.web.conftest import Ui, sign_in
-from tests.web.test_contacts_ui import Admin, _flash, signed_in
 from tidings.consent import service as consent
 from tidings.consent.models import Consent
 from tidings.contacts import service as contacts
@@ -42,10 +42,10 @@ def test_consent_versions(ui: Ui) -> None:
             "/consents",
             {"code_name": "profile", "display_name": "Profile", "text": "First <text>"},
         )
-        assert _flash(admin, made) == "The consent was created."
+        assert admin.flash(made) == "The consent was created."
         url = made.headers["location"]
         edited = admin.post(f"{url}/versions", {"text": "Second text"})
-        assert _flash(admin, edited) == "Version 2 is now the current text."
+        assert admin.flash(edited) == "Version 2 is now the current text."
         same = admin.post(f"{url}/versions", {"text": "Second text"})
         assert same.status_code == 422 and "unchanged" in same.text
         empty = admin.post(f"{url}/versions", {"text": "   "})
@@ -67,14 +67,14 @@ def test_lists_members_add_remove_and_paging(ui: Ui) -> None:
         assert "No recipient lists yet" in admin.get("/lists").text
         assert admin.post("/lists", {"name": "  "}).status_code == 422
         made = admin.post("/lists", {"name": "Weekly <news>"})
-        assert _flash(admin, made) == "The list was created."
+        assert admin.flash(made) == "The list was created."
         url = made.headers["location"]
         list_id = int(url.rsplit("/", 1)[1])
         assert "No members yet" in admin.get(url).text
         added = admin.post(f"{url}/members", {"email": "New@Example.com", "first_name": "Nu"})
-        assert _flash(admin, added) == "New contact created and subscribed."
+        assert admin.flash(added) == "New contact created and subscribed."
         again = admin.post(f"{url}/members", {"email": "new@example.com"})
-        assert _flash(admin, again) == "Contact subscribed."
+        assert admin.flash(again) == "Contact subscribed."
         bad = admin.post(f"{url}/members", {"email": "nope"})
         assert bad.status_code == 422 and "Not a valid email" in bad.text
         with ui.runtime.session() as session:
@@ -84,7 +84,7 @@ def test_lists_members_add_remove_and_paging(ui: Ui) -> None:
                 c = contacts.create(session=session, email=f"m{i:02d}@example.com")
                 lists.subscribe(session=session, list_id=list_id, contact_id=c.id)
         removed = admin.post(f"{url}/members/{new.id}/remove")
-        assert _flash(admin, removed).startswith("The contact was removed")
+        assert admin.flash(removed).startswith("The contact was removed")
         index = admin.get("/lists").text
         assert "Weekly &lt;news&gt;" in index and "<strong>55</strong>" in index
         page = admin.get(url).text

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.support.admin import signed_in
 from tests.web.conftest import Ui, sign_in
 from tidings.activities.models import Activity
 from tidings.consent import service as consent
@@ -22,51 +19,6 @@ from tidings.lists import service as lists
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 HOSTILE = '"><script>alert(1)</script>'
-
-
-def csrf(html: str) -> str:
-    """The CSRF token of a page's forms."""
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-@dataclass
-class Admin:
-    """An httpx client signed in to the admin UI, posting forms with the CSRF token."""
-
-    client: httpx.Client
-    token: str
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.get(path, **kwargs)
-
-    def post(self, path: str, data: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-        form = {**(data or {}), "csrf_token": self.token}
-        return self.client.post(path, data=form, follow_redirects=False, **kwargs)
-
-
-@contextmanager
-def signed_in(ui: Ui) -> Iterator[Admin]:
-    """Sign in through the login form, as a browser would."""
-    headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    with httpx.Client(base_url=ui.url, headers=headers, timeout=20) as client:
-        token = csrf(client.get("/login").text)
-        answer = client.post(
-            "/login",
-            data={"email": ui.email, "password": ui.password, "csrf_token": token, "next": "/"},
-            follow_redirects=False,
-        )
-        assert answer.status_code == 303, answer.text
-        yield Admin(client, csrf(client.get("/contacts").text))
-
-
-def _flash(admin: Admin, answer: httpx.Response) -> str:
-    """Follow a redirect and return the flash message shown."""
-    assert answer.status_code == 303, answer.text[:500]
-    html = admin.get(answer.headers["location"]).text
-    match = re.search(r'<div class="flash[^"]*" role="status">(.*?)</div>', html, re.S)
-    return match.group(1).strip() if match else ""
 
 
 def test_search_paging_and_empty_state(ui: Ui) -> None:
@@ -122,7 +74,7 @@ def test_create_contact_form(ui: Ui) -> None:
                 "list_id": str(list_id),
             },
         )
-        assert _flash(admin, made) == "The contact was created."
+        assert admin.flash(made) == "The contact was created."
         page = admin.get(made.headers["location"]).text
         assert "ada@example.com" in page and "Engines" in page and "Weekly" in page
         again = admin.post("/contacts", {"email": "ada@example.com"})
@@ -201,19 +153,19 @@ def test_agree_revoke_unsubscribe_resubscribe(ui: Ui) -> None:
         html = admin.get(f"/contacts/{contact_id}").text
         assert "the 3 tracked activities recorded under it will be deleted" in html
         revoked = admin.post(f"/contacts/{contact_id}/consents/{tracking_id}/revoke")
-        assert _flash(admin, revoked) == "Email tracking revoked; 3 tracked activities deleted."
+        assert admin.flash(revoked) == "Email tracking revoked; 3 tracked activities deleted."
         agreed = admin.post(f"/contacts/{contact_id}/consents/{profile_id}/agree")
-        assert _flash(admin, agreed) == "Agreement to Profile recorded."
+        assert admin.flash(agreed) == "Agreement to Profile recorded."
         html = admin.get(f"/contacts/{contact_id}").text
         assert "No activity recorded" in html
         assert html.count('<span class="badge bad">revoked</span>') == 1
         assert "History (3 events)" in html
         out = admin.post(f"/contacts/{contact_id}/lists/{list_id}/unsubscribe")
-        assert _flash(admin, out) == "Unsubscribed from the list."
+        assert admin.flash(out) == "Unsubscribed from the list."
         back = admin.post(f"/contacts/{contact_id}/lists", {"list_id": str(list_id)})
-        assert _flash(admin, back) == "Subscribed to the list."
+        assert admin.flash(back) == "Subscribed to the list."
         no_list = admin.post(f"/contacts/{contact_id}/lists", {"list_id": ""})
-        assert _flash(admin, no_list) == "Choose a list first."
+        assert admin.flash(no_list) == "Choose a list first."
         assert admin.post(f"/contacts/{contact_id}/consents/99999/agree").status_code == 404
     with ui.runtime.session() as session:
         assert (
@@ -231,7 +183,7 @@ def test_edit_contact(ui: Ui) -> None:
             f"/contacts/{contact_id}/edit",
             {"first_name": "Evelyn", "last_name": "", "fields": "score: 7\ncity: Rome"},
         )
-        assert _flash(admin, saved) == "The contact was saved."
+        assert admin.flash(saved) == "The contact was saved."
         bad = admin.post(f"/contacts/{contact_id}/edit", {"first_name": "x" * 201})
         assert bad.status_code == 422 and "200 characters" in bad.text
     with ui.runtime.session() as session:
@@ -265,7 +217,7 @@ def test_erase_needs_the_address_typed(ui: Ui) -> None:
         assert admin.get(f"/contacts/{contact_id}").status_code == 200
         erased = admin.post(f"/contacts/{contact_id}/erase", {"confirm_email": " EVE@example.com"})
         assert erased.headers["location"] == "/contacts"
-        assert _flash(admin, erased).startswith("The contact was erased.")
+        assert admin.flash(erased).startswith("The contact was erased.")
         assert admin.get(f"/contacts/{contact_id}").status_code == 404
         assert (
             admin.post(

@@ -12,6 +12,7 @@ import pytest
 from markupsafe import escape
 
 from tests.support import world
+from tests.support.admin import csrf
 from tests.web.conftest import Ui
 
 TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')
@@ -22,19 +23,13 @@ EVIL_HTML = """<html><body><p>Hi {{ contact.first_name or "there" }}</p>
 <p><a href="https://example.com/blog">Blog</a></p></body></html>"""
 
 
-def _csrf(text: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
 @pytest.fixture
 def client(ui: Ui) -> Iterator[httpx.Client]:
     """An httpx client signed in through the login form."""
     with httpx.Client(
         base_url=ui.url, timeout=10, headers={"Accept": "text/html"}, follow_redirects=True
     ) as c:
-        token = _csrf(c.get("/login").text)
+        token = csrf(c.get("/login").text)
         answer = c.post(
             "/login",
             data={"email": ui.email, "password": ui.password, "csrf_token": token, "next": "/"},
@@ -69,7 +64,7 @@ def test_create_with_errors_then_edit_and_preview(ui: Ui, client: httpx.Client) 
         w = world.build(session, consenting=1, anonymous=0)
     listing = client.get("/emails")
     assert listing.status_code == 200 and "News" in listing.text
-    token = _csrf(client.get("/emails/new").text)
+    token = csrf(client.get("/emails/new").text)
     assert client.post("/emails/new", data={**_form(token), "csrf_token": "x"}).status_code == 403
 
     broken = '<p>{% if contact.first_name %}Hi <a href="https://example.com/?q=&lt;b&gt;">x</a></p>'
@@ -142,7 +137,7 @@ def test_send_click_then_statistics_and_activities(ui: Ui, client: httpx.Client)
     confirm = client.get(f"/emails/{w.email_id}/send")
     assert confirm.status_code == 200 and "Newsletter" in confirm.text
     assert '<strong class="recipient-count">2</strong>' in confirm.text
-    token = _csrf(confirm.text)
+    token = csrf(confirm.text)
     sent = client.post(
         f"/emails/{w.email_id}/send", data={"csrf_token": token}, follow_redirects=False
     )

@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.support import world
+from tests.support.admin import Admin
+from tests.support.admin import signed_in as admin_session
 from tests.web.conftest import Ui
 from tidings.activities.models import Activity
 from tidings.contacts import service as contacts
@@ -327,53 +329,20 @@ def test_words_escape_everything() -> None:
 # HTTP: the pages on a live app
 
 
-def csrf(html: str) -> str:
-    """The CSRF token of a page's forms."""
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-@dataclass
-class Admin:
-    """An httpx client signed in to the admin UI, posting forms with the CSRF token."""
-
-    client: httpx.Client
-    token: str
-
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.get(path, **kwargs)
-
-    def post(self, path: str, data: dict[str, str] | None = None) -> httpx.Response:
-        form = {**(data or {}), "csrf_token": self.token}
-        return self.client.post(path, data=form, follow_redirects=False)
+class GroupsAdmin(Admin):
+    """The signed-in client, posting the editor as groups.js does."""
 
     def save(self, path: str, name: str, condition: Any) -> httpx.Response:
-        """Post the editor as groups.js does: the builder's JSON in ``condition``."""
+        """The builder's JSON in ``condition``."""
         text = condition if isinstance(condition, str) else json.dumps(condition)
         return self.post(path, {"name": name, "condition": text})
 
-    def flash(self, answer: httpx.Response) -> str:
-        """Follow a redirect and return the flash message shown."""
-        assert answer.status_code == 303, answer.text[:800]
-        html = self.get(answer.headers["location"]).text
-        match = re.search(r'<div class="flash[^"]*" role="status">(.*?)</div>', html, re.S)
-        return match.group(1).strip() if match else ""
-
 
 @contextmanager
-def signed_in(ui: Ui) -> Iterator[Admin]:
-    """Sign in through the login form, as a browser would."""
-    headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    with httpx.Client(base_url=ui.url, headers=headers, timeout=30) as client:
-        token = csrf(client.get("/login").text)
-        answer = client.post(
-            "/login",
-            data={"email": ui.email, "password": ui.password, "csrf_token": token, "next": "/"},
-            follow_redirects=False,
-        )
-        assert answer.status_code == 303, answer.text
-        yield Admin(client, csrf(client.get("/contact-groups").text))
+def signed_in(ui: Ui) -> Iterator[GroupsAdmin]:
+    """Sign in and land on the groups list."""
+    with admin_session(ui, GroupsAdmin, "/contact-groups") as admin:
+        yield admin
 
 
 @dataclass

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.admin import csrf, signed_in
 from tests.web.conftest import Ui
-from tests.web.test_contacts_ui import _flash, csrf, signed_in
 from tidings.config import Settings
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.mailcatcher.server import MailCatcher
@@ -38,7 +38,7 @@ def test_api_key_shown_once_then_revoked(ui: Ui) -> None:
         key_id = re.search(r'action="/settings/api-keys/(\d+)/revoke"', later)
         assert key_id
         revoked = admin.post(f"/settings/api-keys/{key_id.group(1)}/revoke")
-        assert _flash(admin, revoked).startswith("The API key was revoked")
+        assert admin.flash(revoked).startswith("The API key was revoked")
         assert httpx.get(f"{ui.url}/api/v1/contacts", headers=api).status_code == 401
         assert "revoked" in admin.get("/settings").text
         assert admin.post("/settings/api-keys/99999/revoke").status_code == 404
@@ -49,7 +49,7 @@ def test_create_user_who_can_sign_in(ui: Ui) -> None:
         short = admin.post("/settings/users", {"email": "bo@example.com", "password": "short"})
         assert short.status_code == 422 and "at least 8 characters" in short.text
         made = admin.post("/settings/users", {"email": "Bo@Example.com", "password": "long enough"})
-        assert _flash(admin, made) == "User bo@example.com can now sign in."
+        assert admin.flash(made) == "User bo@example.com can now sign in."
         dup = admin.post("/settings/users", {"email": "bo@example.com", "password": "long enough"})
         assert dup.status_code == 409 and "already exists" in dup.text
         assert "bo@example.com" in admin.get("/settings").text
