@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     send_rate_per_second: float = Field(default=0.0, ge=0)
     # Tracking
     tracking_batch_max: int = Field(default=500, ge=1)
+    # "process": a writer process beside the web server; "thread": inside it
+    tracking_writer: Literal["process", "thread"] = "process"
     # Embedded mail catcher
     mailcatcher_port: int = 1025
     # Housekeeping

@@ -46,6 +46,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def driver_time(dialect_name: str, at: datetime) -> datetime | str:
+    """``at`` as a driver parameter for a ``UTCDateTime`` column in statements that
+    bypass SQLAlchemy's types: SQLite stores the naive UTC text SQLAlchemy writes."""
+    if dialect_name != "sqlite":
+        return at
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def utcnow() -> datetime:
     """The current time in UTC."""
     return datetime.now(UTC)

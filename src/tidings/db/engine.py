@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,3 +55,67 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
     if kwargs.pop("null_pool", False):
         return create_engine(url, poolclass=NullPool, **kwargs)
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, **kwargs)
+
+
+class BackgroundCheckpoints:
+    """SQLite checkpoints taken by a thread of their own instead of by whichever
+    commit happens to cross the WAL's threshold.
+
+    The tracking writer commits hundreds of small batches a second; a checkpoint in
+    its commit (copy the WAL into the database file, then fsync) held every waiting
+    click for milliseconds. Here the engine's connections stop checkpointing, and a
+    thread runs a passive checkpoint (it never blocks writers) every ``interval``
+    seconds. If the WAL still grows past ``restart_bytes`` under sustained load, a
+    restarting checkpoint waits for the current writer once and starts the WAL anew.
+    """
+
+    def __init__(
+        self, engine: Engine, *, interval: float = 0.5, restart_bytes: int = 64 * 1024 * 1024
+    ) -> None:
+        self.interval = interval
+        self.restart_bytes = restart_bytes
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database:
+            raise ValueError("background checkpoints are for SQLite databases")
+        self.path = database
+        self.checkpoints = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        event.listen(engine, "connect", _no_autocheckpoint)
+
+    def start(self) -> None:
+        """Start the checkpoint thread."""
+        self._thread = threading.Thread(target=self._run, name="tidings-checkpoints", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread after a last checkpoint."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        wal = Path(self.path + "-wal")
+        try:
+            while True:
+                stopping = self._stop.wait(self.interval)
+                try:
+                    size = wal.stat().st_size
+                except FileNotFoundError:
+                    size = 0
+                mode = "RESTART" if stopping or size > self.restart_bytes else "PASSIVE"
+                try:
+                    conn.execute(f"PRAGMA wal_checkpoint({mode})")
+                    self.checkpoints += 1
+                except sqlite3.Error as exc:
+                    log.warning("checkpoint failed: %s", exc)
+                if stopping:
+                    return
+        finally:
+            conn.close()
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")

@@ -7,18 +7,20 @@ a keyed hash of the delivery instead of any reference to the contact.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity, ActivityType
 from tidings.consent.policy import TrackingPolicy
-from tidings.db.upsert import insert_for
+from tidings.db.base import driver_time
 from tidings.sending.models import Delivery
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
@@ -35,12 +37,60 @@ EMAIL_STATS = cast(Table, EmailStats.__table__)
 LINK_STATS = cast(Table, LinkStats.__table__)
 TIMELINE = cast(Table, TimelineBucket.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
-LINK_COUNTERS = ("clicks_total", "clicks_unique", "clicks_automated")
-_LINK_UPDATE = (
-    update(LINK_STATS)
-    .where(LINK_STATS.c.link_id == bindparam("b_link_id"))
-    .values({name: LINK_STATS.c[name] + bindparam(f"b_{name}") for name in LINK_COUNTERS})
+EMAIL_COUNTERS = (
+    "opens_total",
+    "opens_unique",
+    "opens_automated",
+    "clicks_total",
+    "clicks_unique",
+    "clicks_identified",
+    "clicks_anonymous",
+    "clicks_automated",
 )
+LINK_COUNTERS = ("clicks_total", "clicks_unique", "clicks_automated")
+INFERRED_OPEN = json.dumps({"inferred_from_click": True})
+
+
+class _Statements:
+    """The batch's statements as driver SQL, written once per dialect: under load the
+    writer runs them hundreds of times a second, and building them through SQLAlchemy
+    each time cost more than executing them."""
+
+    def __init__(self, dialect: str) -> None:
+        m = "?" if dialect == "sqlite" else "%s"
+        self.mark = m
+        self.dialect = dialect
+        # Only placeholders and our own table and column names are formatted into
+        # these statements; every value is a parameter.
+        self.events = (
+            f"INSERT INTO {EVENTS.name} (email_id, link_id, type, occurred_at, "  # noqa: S608
+            f"automated, automated_reason, identified) VALUES ({', '.join([m] * 7)})"
+        )
+        self.activities = (
+            f"INSERT INTO {ACTIVITIES.name} (contact_id, type, email_id, link_id, value, "  # noqa: S608
+            f"details, consent_id, occurred_at) VALUES ({', '.join([m] * 8)})"
+        )
+        email_sets = ", ".join(f"{c} = {c} + {m}" for c in EMAIL_COUNTERS)
+        self.email_stats = f"UPDATE {EMAIL_STATS.name} SET {email_sets} WHERE email_id = {m}"  # noqa: S608
+        link_sets = ", ".join(f"{c} = {c} + {m}" for c in LINK_COUNTERS)
+        self.link_stats = f"UPDATE {LINK_STATS.name} SET {link_sets} WHERE link_id = {m}"  # noqa: S608
+        t = TIMELINE.name
+        self.timeline = (
+            f"INSERT INTO {t} (email_id, bucket, opens, clicks) VALUES ({m}, {m}, {m}, {m}) "  # noqa: S608
+            f"ON CONFLICT (email_id, bucket) DO UPDATE SET opens = {t}.opens + excluded.opens, "
+            f"clicks = {t}.clicks + excluded.clicks"
+        )
+
+    def in_list(self, count: int) -> str:
+        """``(?, ?, ...)`` for ``count`` values."""
+        return "(" + ", ".join([self.mark] * count) + ")"
+
+    def time(self, at: datetime) -> datetime | str:
+        """A UTC datetime as the column stores it."""
+        return driver_time(self.dialect, at)
+
+
+_STATEMENTS = {name: _Statements(name) for name in ("sqlite", "postgresql")}
 
 
 @dataclass
@@ -55,49 +105,36 @@ def _hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-# The two inserts every event makes go to the driver directly: building thousands
-# of bound parameters through SQLAlchemy per batch cost more than the writes.
 MARKER_CHUNK = 2000  # rows per statement; 4 parameters each stays under every limit
 
 
-def _placeholder(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
-
-
-def _new_markers(conn: Connection, markers: list[Marker]) -> set[Marker]:
+def _new_markers(cur: Any, sql: _Statements, markers: list[Marker]) -> set[Marker]:
     """Insert the markers not seen before; returns those that were new."""
     fresh: set[Marker] = set()
-    mark = _placeholder(conn)
+    m = sql.mark
     for start in range(0, len(markers), MARKER_CHUNK):
         chunk = markers[start : start + MARKER_CHUNK]
-        values = ", ".join([f"({mark}, {mark}, {mark}, {mark})"] * len(chunk))
-        # Only placeholders are formatted into the statement; values are parameters.
-        sql = (
-            "INSERT INTO unique_markers (email_id, kind, link_id, recipient_key) "  # noqa: S608
+        values = ", ".join([f"({m}, {m}, {m}, {m})"] * len(chunk))
+        statement = (
+            f"INSERT INTO {MARKERS.name} (email_id, kind, link_id, recipient_key) "  # noqa: S608
             f"VALUES {values} ON CONFLICT DO NOTHING "
             "RETURNING email_id, kind, link_id, recipient_key"
         )
         params = tuple(value for marker in chunk for value in marker)
-        for row in conn.exec_driver_sql(sql, params):
+        cur.execute(statement, params)
+        for row in cur.fetchall():
             fresh.add((row[0], row[1], row[2], bytes(row[3])))
     return fresh
 
 
-def _db_time(conn: Connection, at: datetime) -> datetime | str:
-    """A UTC datetime as the column stores it (SQLite: naive text, like SQLAlchemy)."""
-    if conn.dialect.name != "sqlite":
-        return at
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _insert_events(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    mark = _placeholder(conn)
-    marks = ", ".join([mark] * 7)
-    sql = (
-        "INSERT INTO tracking_events (email_id, link_id, type, occurred_at, "  # noqa: S608
-        f"automated, automated_reason, identified) VALUES ({marks})"
+def _contacts_of(cur: Any, sql: _Statements, delivery_ids: list[int]) -> dict[int, int]:
+    """Contact id per delivery (deliveries whose contact was erased have none)."""
+    statement = (
+        f"SELECT id, contact_id FROM {DELIVERIES.name} "  # noqa: S608
+        f"WHERE id IN {sql.in_list(len(delivery_ids))} AND contact_id IS NOT NULL"
     )
-    conn.exec_driver_sql(sql, rows)
+    cur.execute(statement, tuple(delivery_ids))
+    return dict(cur.fetchall())
 
 
 def apply_batch(
@@ -107,20 +144,36 @@ def apply_batch(
     signer: TokenSigner,
     policy: TrackingPolicy,
 ) -> BatchOutcome:
-    """Record ``events``; the caller commits."""
-    outcome = BatchOutcome()
+    """Record ``events``; the caller commits.
+
+    Driver statements on a cursor of the session's own connection (inside its
+    transaction): no ORM or Core bookkeeping per statement.
+    """
     if not events:
-        return outcome
-    # Core statements on the session's connection: no ORM bookkeeping per batch.
+        return BatchOutcome()
     conn = session.connection()
-    delivery_ids = sorted({e.delivery_id for e in events})
-    contacts: dict[int, int | None] = dict(
-        conn.execute(
-            select(DELIVERIES.c.id, DELIVERIES.c.contact_id).where(
-                DELIVERIES.c.id.in_(delivery_ids)
-            )
-        ).all()
-    )
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        return _apply(conn, session, events, signer=signer, policy=policy)
+    except dbapi_error as exc:
+        # As SQLAlchemy would have raised it, so the writer tells a refused batch
+        # (split and retry) from a transient failure (retry) the same way.
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        raise DBAPIError.instance(None, None, exc, dbapi_error, lost) from exc
+
+
+def _apply(
+    conn: Connection,
+    session: Session,
+    events: Sequence[TrackedEvent],
+    *,
+    signer: TokenSigner,
+    policy: TrackingPolicy,
+) -> BatchOutcome:
+    outcome = BatchOutcome()
+    sql = _STATEMENTS[conn.dialect.name]
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    contacts = _contacts_of(cur, sql, sorted({e.delivery_id for e in events}))
     human = [e for e in events if not e.automated]
     subjects = {
         (cid, e.email_id) for e in human if (cid := contacts.get(e.delivery_id)) is not None
@@ -136,13 +189,13 @@ def apply_batch(
             if marker not in seen_wanted:
                 seen_wanted.add(marker)
                 wanted.append(marker)
-    fresh = _new_markers(conn, wanted)
+    fresh = _new_markers(cur, sql, wanted)
 
     email_deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     link_deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    timeline: dict[tuple[int, datetime], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    timeline: dict[tuple[int, datetime], list[int]] = {}
     event_rows: list[tuple[Any, ...]] = []
-    activity_rows: list[dict[str, Any]] = []
+    activity_rows: list[tuple[Any, ...]] = []
 
     for e in events:
         contact_id = contacts.get(e.delivery_id)
@@ -150,16 +203,9 @@ def apply_batch(
         identified = (
             not e.automated and contact_id is not None and (contact_id, e.email_id) in allowed
         )
+        at = sql.time(e.occurred_at)
         event_rows.append(
-            (
-                e.email_id,
-                e.link_id,
-                e.kind,
-                _db_time(conn, e.occurred_at),
-                e.automated,
-                e.automated_reason,
-                identified,
-            )
+            (e.email_id, e.link_id, e.kind, at, e.automated, e.automated_reason, identified)
         )
         stats = email_deltas[e.email_id]
         if e.automated:
@@ -171,24 +217,25 @@ def apply_batch(
         open_marker: Marker = (e.email_id, "o", 0, key)
         first_open = open_marker in fresh
         fresh.discard(open_marker)
-        bucket = timeline[(e.email_id, _hour(e.occurred_at))]
+        hour = (e.email_id, _hour(e.occurred_at))
+        bucket = timeline.get(hour)
+        if bucket is None:
+            bucket = timeline[hour] = [0, 0]
         if e.kind == OPEN or first_open:
             # A click with no recorded open counts one open (B6).
             stats["opens_total"] += 1
-            bucket["opens"] += 1
+            bucket[0] += 1
             if first_open:
                 stats["opens_unique"] += 1
             if identified:
-                assert contact_id is not None
+                details = INFERRED_OPEN if e.kind == CLICK else None
                 activity_rows.append(
-                    _activity(
-                        contact_id, ActivityType.EMAIL_OPEN, e, consent_id, inferred=e.kind == CLICK
-                    )
+                    (contact_id, OPENED, e.email_id, None, None, details, consent_id, at)
                 )
         if e.kind == CLICK:
             stats["clicks_total"] += 1
             stats["clicks_identified" if identified else "clicks_anonymous"] += 1
-            bucket["clicks"] += 1
+            bucket[1] += 1
             click_marker: Marker = (e.email_id, "c", 0, key)
             if click_marker in fresh:
                 fresh.discard(click_marker)
@@ -201,17 +248,23 @@ def apply_batch(
                     fresh.discard(link_marker)
                     link_delta["clicks_unique"] += 1
             if identified:
-                assert contact_id is not None
-                activity_rows.append(_activity(contact_id, ActivityType.EMAIL_CLICK, e, consent_id))
+                activity_rows.append(
+                    (contact_id, CLICKED, e.email_id, e.link_id, e.url, None, consent_id, at)
+                )
         if identified and contact_id is not None:
             outcome.identified_contacts.add(contact_id)
 
-    _insert_events(conn, event_rows)
+    cur.executemany(sql.events, event_rows)
     if activity_rows:
-        conn.execute(insert(ACTIVITIES), activity_rows)
+        cur.executemany(sql.activities, activity_rows)
         outcome.activities = len(activity_rows)
-    _add_counters(session, conn, email_deltas, link_deltas, timeline)
+    _add_counters(cur, sql, email_deltas, link_deltas, timeline)
+    cur.close()
     return outcome
+
+
+OPENED = ActivityType.EMAIL_OPEN.value
+CLICKED = ActivityType.EMAIL_CLICK.value
 
 
 def _markers_for(e: TrackedEvent, key: bytes) -> list[Marker]:
@@ -223,63 +276,29 @@ def _markers_for(e: TrackedEvent, key: bytes) -> list[Marker]:
     return markers
 
 
-def _activity(
-    contact_id: int,
-    kind: ActivityType,
-    e: TrackedEvent,
-    consent_id: int | None,
-    *,
-    inferred: bool = False,
-) -> dict[str, Any]:
-    return {
-        "contact_id": contact_id,
-        "type": kind.value,
-        "email_id": e.email_id,
-        "link_id": e.link_id if kind == ActivityType.EMAIL_CLICK else None,
-        "value": e.url if kind == ActivityType.EMAIL_CLICK else None,
-        "details": {"inferred_from_click": True} if inferred else None,
-        "consent_id": consent_id,
-        "occurred_at": e.occurred_at,
-    }
-
-
 def _add_counters(
-    session: Session,
-    conn: Connection,
+    cur: Any,
+    sql: _Statements,
     email_deltas: dict[int, dict[str, int]],
     link_deltas: dict[int, dict[str, int]],
-    timeline: dict[tuple[int, datetime], dict[str, int]],
+    timeline: dict[tuple[int, datetime], list[int]],
 ) -> None:
-    for email_id, deltas in sorted(email_deltas.items()):
-        values = {name: EMAIL_STATS.c[name] + n for name, n in deltas.items() if n}
-        if values:
-            conn.execute(
-                update(EMAIL_STATS).where(EMAIL_STATS.c.email_id == email_id).values(values)
-            )
+    # Sorted, so concurrent writers take row locks in one order.
+    email_rows = [
+        (*(deltas.get(name, 0) for name in EMAIL_COUNTERS), email_id)
+        for email_id, deltas in sorted(email_deltas.items())
+    ]
+    cur.executemany(sql.email_stats, email_rows)
     link_rows = [
-        {"b_link_id": link_id, **{f"b_{name}": deltas.get(name, 0) for name in LINK_COUNTERS}}
+        (*(deltas.get(name, 0) for name in LINK_COUNTERS), link_id)
         for link_id, deltas in sorted(link_deltas.items())
     ]
     if link_rows:
-        # One executemany for every link of the batch.
-        conn.execute(_LINK_UPDATE, link_rows)
-    rows = [
-        {
-            "email_id": email_id,
-            "bucket": bucket,
-            "opens": d.get("opens", 0),
-            "clicks": d.get("clicks", 0),
-        }
-        for (email_id, bucket), d in sorted(timeline.items())
-        if d.get("opens", 0) or d.get("clicks", 0)
+        cur.executemany(sql.link_stats, link_rows)
+    bucket_rows = [
+        (email_id, sql.time(bucket), opens, clicks)
+        for (email_id, bucket), (opens, clicks) in sorted(timeline.items())
+        if opens or clicks
     ]
-    if rows:
-        stmt = insert_for(session, TIMELINE)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[TIMELINE.c.email_id, TIMELINE.c.bucket],
-            set_={
-                "opens": TIMELINE.c.opens + stmt.excluded.opens,
-                "clicks": TIMELINE.c.clicks + stmt.excluded.clicks,
-            },
-        )
-        conn.execute(stmt, rows)
+    if bucket_rows:
+        cur.executemany(sql.timeline, bucket_rows)

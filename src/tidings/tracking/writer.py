@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
@@ -46,16 +46,34 @@ class WriterUnavailable(RuntimeError):
     """The event could not be stored; the request must not claim it was."""
 
 
-# A request in an event loop waits on an asyncio future, a thread on a concurrent one.
-Waiter = asyncio.Future[None] | Future[None]
+class AckChannel(Protocol):
+    """Where the writer process acknowledges the events of one web process."""
+
+    def acknowledge(self, seqs: list[int], error: str | None) -> None:
+        """Tell the peer that events ``seqs`` committed (``error`` None) or failed."""
+
+
+class RemoteWaiter(NamedTuple):
+    """An event sent by another process, waiting on ``channel`` under number ``seq``."""
+
+    channel: AckChannel
+    seq: int
+
+
+# A request in an event loop waits on an asyncio future, a thread on a concurrent one,
+# another process on a channel back to it.
+Waiter = asyncio.Future[None] | Future[None] | RemoteWaiter
 
 
 def _settle(waiters: list[Waiter], error: BaseException | None) -> None:
-    """Wake everyone waiting on a batch: one thread-safe call per event loop, not per
-    request (each such call wakes the loop up)."""
+    """Wake everyone waiting on a batch: one thread-safe call per event loop and one
+    message per remote channel, not one per request."""
     by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    by_channel: dict[AckChannel, list[int]] = {}
     for waiter in waiters:
-        if isinstance(waiter, Future):
+        if isinstance(waiter, RemoteWaiter):
+            by_channel.setdefault(waiter.channel, []).append(waiter.seq)
+        elif isinstance(waiter, Future):
             if error is None:
                 waiter.set_result(None)
             else:
@@ -66,6 +84,8 @@ def _settle(waiters: list[Waiter], error: BaseException | None) -> None:
         # A closed loop has nobody left waiting.
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(_settle_in_loop, loop_waiters, error)
+    for channel, seqs in by_channel.items():
+        channel.acknowledge(seqs, None if error is None else str(error) or type(error).__name__)
 
 
 def _settle_in_loop(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
@@ -119,6 +139,10 @@ class EventWriter:
         self._queue.put((event, waiter))
         await waiter
 
+    def submit(self, event: TrackedEvent, waiter: Waiter) -> None:
+        """Queue ``event``; ``waiter`` is settled when its batch has committed or failed."""
+        self._queue.put((event, waiter))
+
     def record_blocking(self, event: TrackedEvent, timeout: float = 30.0) -> None:
         """Store ``event`` from a thread; returns once committed."""
         future: Future[None] = Future()
@@ -141,17 +165,19 @@ class EventWriter:
                     stopping = True
                     break
                 batch.append(nxt)
-            self._write(batch)  # type: ignore[arg-type]
+            self.write_batch(batch)  # type: ignore[arg-type]
 
-    def _write(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
+    def write_batch(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
+        """Apply ``batch`` in one transaction and settle its waiters (the writer
+        process calls this from its own loop instead of starting the thread)."""
         outcome, error = self._apply([event for event, _ in batch])
         refused = isinstance(error, DBAPIError) and not _transient(error)
         if refused and len(batch) > 1:
             # One event the database refuses (its email deleted meanwhile, say) must
             # not fail the requests it happened to share a batch with: split and retry.
             middle = len(batch) // 2
-            self._write(batch[:middle])
-            self._write(batch[middle:])
+            self.write_batch(batch[:middle])
+            self.write_batch(batch[middle:])
             return
         if error is None:
             # Counted before the requests wake up, so they can read the figures.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +19,8 @@ from tidings.runtime import Runtime
 from tidings.tracking.classifier import Classifier
 from tidings.tracking.routes import TrackingFastPath
 from tidings.tracking.writer import EventWriter
+from tidings.tracking.writer_client import RemoteWriter
+from tidings.tracking.writer_process import WriterProcess
 from tidings.web import errors
 from tidings.web.auth.sessions import LoginLimiter, LoginRequired, login_redirect
 from tidings.web.pages import TEMPLATE_DIRS
@@ -33,7 +36,11 @@ def create_app(
     """Build the app. ``workers`` runs the job consumer and mailout supervisor in this
     process (the embedded mode); ``mailcatcher`` starts the built-in SMTP sink."""
     runtime = runtime or Runtime(get_settings())
-    writer = EventWriter(runtime)
+    writer: EventWriter | RemoteWriter
+    if runtime.settings.tracking_writer == "process":
+        writer = RemoteWriter(WriterProcess(runtime.settings))
+    else:
+        writer = EventWriter(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,7 +53,7 @@ def create_app(
             catcher = MailCatcher(runtime, port=runtime.settings.mailcatcher_port)
             catcher.start()
             app.state.mailcatcher = catcher
-        writer.start()
+        await asyncio.to_thread(writer.start)
         if workers:
             runtime.queue.start_consumer()
             supervisor = MailoutSupervisor(runtime)
@@ -61,7 +68,7 @@ def create_app(
             if supervisor is not None:
                 supervisor.stop()
                 runtime.queue.stop_consumer()
-            writer.stop()
+            await asyncio.to_thread(writer.stop)
             if catcher is not None:
                 catcher.stop()
 
