@@ -3,18 +3,23 @@
     .venv/bin/python bench/groups/generate.py          # once; a few minutes
     .venv/bin/python bench/groups/run.py --db sqlite --db postgresql
 
-Full rebuilds run each group's compiled query (one DELETE and one INSERT ... SELECT);
-"cold" starts from an empty group, "warm" rebuilds a group that is already current;
-each is run --repeat times (best and median reported) after an untimed count has read
-the pages the condition needs.
-Incremental updates insert one click and run the ``groups.update_contacts`` job body
-for that contact over all groups (one transaction each), then the same in batches.
+Full rebuilds run ``groups.membership.rebuild`` in a transaction of their own, commit
+included: "cold" starts from an empty group (every member inserted), "warm" rebuilds a
+group that is already current (the difference is empty). Each is run --repeat times
+(best and median reported) after an untimed count has read the pages the condition
+needs. Emptying a group deletes its rows; on PostgreSQL the benchmark then runs
+``VACUUM ANALYZE group_members``, which autovacuum would do on a server running it
+(the benchmark server may not), so that a cold run does not wade through the dead rows
+of the previous one.
+Incremental updates insert one click and run the ``groups.update_contacts`` job for
+that contact over all groups (one transaction each), then the same in batches.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import time
@@ -92,7 +97,10 @@ def bench_rebuilds(
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with runtime.session() as session:
+        # Membership rows have no foreign key: delete them with their groups.
+        session.execute(delete(GroupMember))
         session.execute(delete(ContactGroup))
+    vacuum(runtime)
     customers_condition = {"type": "field", "field": "plan", "op": "eq", "value": "pro"}
     with runtime.session() as session:
         customers = ContactGroup(name="customers", condition=customers_condition)
@@ -128,6 +136,9 @@ def bench_rebuilds(
                     empty(runtime, group_id)
                 seconds, result = timed(run)
                 runs.append(seconds)
+                # Cold: every member inserted; warm: nothing to change.
+                expected = result.member_count if phase == "cold" else 0
+                assert (result.added, result.removed) == (expected, 0), (label, phase, result)
             row[f"{phase}_s"] = round(min(runs), 2)
             row[f"{phase}_median_s"] = round(statistics.median(runs), 2)
             row[f"{phase}_changes"] = result.added + result.removed
@@ -146,6 +157,20 @@ def empty(runtime: Runtime, group_id: int) -> None:
     """Remove every member, so the next rebuild inserts them all."""
     with runtime.session() as session:
         session.execute(delete(GroupMember).where(GroupMember.group_id == group_id))
+    vacuum(runtime)
+
+
+def vacuum(runtime: Runtime) -> None:
+    """PostgreSQL: reclaim the rows just deleted, as autovacuum would."""
+    if runtime.is_sqlite:
+        return
+    with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE group_members"))
+
+
+def load() -> str:
+    """The machine's load averages (1, 5, 15 minutes)."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def print_plan(runtime: Runtime, condition: dict[str, Any], now: datetime) -> None:
@@ -196,11 +221,14 @@ def bench_incremental(runtime: Runtime, contacts: int, count: int, batch: int) -
             session.execute(delete(Activity).where(Activity.id.in_(inserted[start : start + 500])))
     ordered = sorted(single)
     result = {
+        "single_jobs": len(single),
         "single_mean_ms": round(statistics.mean(single), 2),
         "single_p50_ms": round(ordered[len(ordered) // 2], 2),
         "single_p95_ms": round(ordered[int(len(ordered) * 0.95)], 2),
+        "single_p99_ms": round(ordered[int(len(ordered) * 0.99)], 2),
         "single_per_s": round(1000 / statistics.mean(single)),
         "batch": batch,
+        "batched_jobs": len(batched),
         "batched_ms_per_activity": round(statistics.mean(batched), 3),
         "batched_per_s": round(1000 / statistics.mean(batched)),
     }
@@ -236,6 +264,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100, help="activities per batched job")
     parser.add_argument("--explain", action="store_true", help="print query plans")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each rebuild")
+    parser.add_argument(
+        "--incremental-only",
+        action="store_true",
+        help="skip the rebuilds; time incremental updates over the groups already built",
+    )
     args = parser.parse_args()
     for db in args.db or sorted(URLS):
         meta = json.loads((DATA / f"groups-{db}.json").read_text())
@@ -243,16 +276,52 @@ def main() -> None:
         runtime = Runtime(settings)
         now = datetime.fromisoformat(meta["anchor"])
         print(f"== {db}: {meta['contacts']:,} contacts, {meta['activities']:,} activities")
+        load_before = load()
+        print(f"   load average {load_before}", flush=True)
         prewarm(runtime, db)
-        rebuilds = bench_rebuilds(runtime, now, args.explain, args.repeat)
+        rebuilds = (
+            [] if args.incremental_only else bench_rebuilds(runtime, now, args.explain, args.repeat)
+        )
         with runtime.session() as session:
             groups = session.scalars(select(ContactGroup.id)).all()
             sizes = {gid: member_count(session, gid) for gid in groups}
         print(f"   {len(groups)} groups, members {sorted(sizes.values())}")
         incremental = bench_incremental(runtime, meta["contacts"], args.incremental, args.batch)
-        out = {"db": db, "meta": meta, "rebuilds": rebuilds, "incremental": incremental}
+        load_after = load()
+        out = {
+            "db": db,
+            "meta": meta,
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "rebuilds": rebuilds,
+            "incremental": incremental,
+        }
         (DATA / f"groups-results-{db}.json").write_text(json.dumps(out, indent=2))
+        summary(out, args.repeat)
         runtime.close()
+
+
+def summary(out: dict[str, Any], repeat: int) -> None:
+    """The figures of one database as a table."""
+    print(f"\n{out['db']}: best / median of {repeat} runs, seconds")
+    print(f"{'group':36} {'members':>9} {'cold':>13} {'warm':>13} {'preview':>8}")
+    for row in out["rebuilds"]:
+        cold = f"{row['cold_s']:.2f} / {row['cold_median_s']:.2f}"
+        warm = f"{row['warm_s']:.2f} / {row['warm_median_s']:.2f}"
+        print(
+            f"{row['group']:36} {row['members']:>9,} {cold:>13} {warm:>13} {row['preview_s']:>8.2f}"
+        )
+    inc = out["incremental"]
+    print(
+        f"incremental, one activity per job ({inc['single_jobs']} jobs): mean "
+        f"{inc['single_mean_ms']} ms, p50 {inc['single_p50_ms']}, p95 {inc['single_p95_ms']}, "
+        f"p99 {inc['single_p99_ms']}"
+    )
+    print(
+        f"incremental, {inc['batch']} activities per job ({inc['batched_jobs']} jobs): "
+        f"{inc['batched_ms_per_activity']} ms per activity"
+    )
+    print(f"load average before {out['load_average_before']}, after {out['load_average_after']}")
 
 
 if __name__ == "__main__":

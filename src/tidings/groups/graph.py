@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
@@ -40,14 +40,24 @@ def _parse_cached(stored: str) -> Node:
     return node
 
 
-def ordered_nodes(session: Session) -> list[tuple[int, Node]]:
-    """Every group id with its parsed condition, dependencies first (lightweight: no
-    ORM objects, parsed trees cached)."""
+def group_rows(session: Session) -> list[tuple[int, str]]:
+    """Every group's (id, stored condition JSON text), by id (no ORM objects)."""
     table = ContactGroup.__table__.c
-    rows = session.connection().execute(select(table.id, cast(table.condition, Text)))
+    statement = select(table.id, cast(table.condition, Text)).order_by(table.id)
+    return [(gid, stored) for gid, stored in session.connection().execute(statement)]
+
+
+def nodes_in_order(rows: Iterable[tuple[int, str]]) -> list[tuple[int, Node]]:
+    """(id, stored condition) rows as parsed trees, dependencies first."""
     nodes = {gid: _parse_cached(stored) for gid, stored in rows}
     order = dependency_order({gid: group_ids(node) for gid, node in nodes.items()})
     return [(gid, nodes[gid]) for gid in order]
+
+
+def ordered_nodes(session: Session) -> list[tuple[int, Node]]:
+    """Every group id with its parsed condition, dependencies first (lightweight: no
+    ORM objects, parsed trees cached)."""
+    return nodes_in_order(group_rows(session))
 
 
 def dependency_order(edges: Mapping[int, set[int]]) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.activities.models import Activity
@@ -26,17 +26,20 @@ class ContactGroup(Base):
 
 
 class GroupMember(Base):
-    """One contact currently in one group; rows that stay across rebuilds are untouched."""
+    """One contact currently in one group; rows that stay across rebuilds are untouched.
+
+    No foreign keys: a full rebuild inserts hundreds of thousands of rows at once, and
+    per-row reference checks (which also lock each contact row on PostgreSQL) cost
+    more than computing the group. Erasing a contact and deleting a group delete the
+    rows explicitly (``membership.forget_contacts`` / ``forget_group``), under the
+    membership lock that keeps rebuilds and incremental updates from adding them back.
+    """
 
     __tablename__ = "group_members"
     __table_args__ = (Index("ix_group_members_contact", "contact_id"),)
 
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("contact_groups.id", ondelete="CASCADE"), primary_key=True
-    )
-    contact_id: Mapped[int] = mapped_column(
-        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
-    )
+    group_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -15,6 +15,7 @@ from tidings.errors import Conflict, Invalid, NotFound
 from tidings.groups.graph import check_condition, load_conditions
 from tidings.groups.membership import (
     RebuildResult,
+    forget_group,
     member_count,
     rebuild,
     rebuild_with_dependents,
@@ -91,6 +92,8 @@ def delete(*, session: Session, group: ContactGroup) -> None:
     if users:
         names = ", ".join(f"{other.id} ({other.name})" for other in users)
         raise Conflict(f"contact group {group.id} is used by the conditions of groups {names}")
+    # Under the membership lock, so no rebuild or update adds members meanwhile.
+    forget_group(session, group.id)
     session.delete(group)
     session.flush()
 

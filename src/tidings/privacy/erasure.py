@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tidings.contacts import service as contacts
+from tidings.groups.membership import forget_contacts
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery, DeliveryLinkUrl
@@ -27,6 +28,8 @@ def erase_contact(*, session: Session, contact_id: int) -> str:
     """Delete or anonymize every row about the contact; returns the erased address."""
     contact = contacts.get(session=session, contact_id=contact_id)
     address = contact.email
+    # First, so the membership lock is held before anything else is touched.
+    forget_contacts(session, [contact_id])
     delivery_ids = select(Delivery.id).where(Delivery.contact_id == contact_id)
     session.execute(delete(DeliveryLinkUrl).where(DeliveryLinkUrl.delivery_id.in_(delivery_ids)))
     session.execute(
@@ -38,7 +41,7 @@ def erase_contact(*, session: Session, contact_id: int) -> str:
     doomed = [mid for mid, recipients in caught if address in recipients.lower().split(",")]
     if doomed:
         session.execute(delete(CaughtMessage).where(CaughtMessage.id.in_(doomed)))
-    # Agreements, subscriptions, activities and group memberships go by ON DELETE CASCADE.
+    # Agreements, subscriptions and activities go by ON DELETE CASCADE.
     session.delete(contact)
     session.flush()
     return address
