@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from tidings.db.migrate import downgrade, upgrade
 from tidings.db.models import metadata
@@ -22,4 +24,36 @@ def test_schema_matches_models_and_downgrades(database_url: str) -> None:
     upgrade(database_url)
     with engine.connect() as conn:
         assert set(metadata.tables) <= set(inspect(conn).get_table_names())
+    engine.dispose()
+
+
+def test_markers_keep_their_rows_across_the_sqlite_table_rebuild(database_url: str) -> None:
+    engine = create_engine(database_url)
+    downgrade(database_url, "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO emails (name, subject, html, prepared_html, sender_name, "
+                "sender_address, purpose, created_at, updated_at) VALUES ('e', 's', 'h', 'h', "
+                "'n', 'a@example.com', 'regular', :at, :at)"
+            ),
+            {"at": datetime.now(UTC)},
+        )
+        email_id = conn.execute(text("SELECT max(id) FROM emails")).scalar_one()
+        conn.execute(
+            text("INSERT INTO unique_markers VALUES (:e, 'o', 0, :k), (:e, 'l', 7, :k)"),
+            {"e": email_id, "k": b"k" * 16},
+        )
+    upgrade(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT kind, link_id FROM unique_markers ORDER BY kind")).all()
+        assert [tuple(r) for r in rows] == [("l", 7), ("o", 0)]
+        if engine.dialect.name == "sqlite":
+            sql = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'unique_markers'")
+            ).scalar_one()
+            assert "WITHOUT ROWID" in sql
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("activities")}
+        assert "ix_activities_type_time" not in indexes
+        assert "ix_activities_type_time_contact" in indexes
     engine.dispose()

@@ -33,7 +33,6 @@ class Activity(Base):
     __table_args__ = (
         Index("ix_activities_email_time", "email_id", "occurred_at", "id"),
         Index("ix_activities_contact_time", "contact_id", "occurred_at", "id"),
-        Index("ix_activities_type_time", "type", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -38,6 +38,8 @@ class UniqueMarker(Base):
     """
 
     __tablename__ = "unique_markers"
+    # On SQLite the key is the table (one B-tree per marker written).
+    __table_args__ = {"sqlite_with_rowid": False}
 
     email_id: Mapped[int] = mapped_column(
         ForeignKey("emails.id", ondelete="CASCADE"), primary_key=True
