@@ -1,13 +1,15 @@
 """Sending benchmark: a personalized, tracked mailout to postfix's ``smtp-sink``.
 
     python -m bench.send.run [--db sqlite,postgresql] [--recipients 10000] [--connections 8]
+                             [--render-processes 1] [--runs 1]
 
 For each database: 10,000 subscribed contacts and a newsletter (20 tracked links, two
 of them personalized, merge fields, a condition), ``start_mailout``, then the real
 ``MailoutRunner`` in its own process (``bench.send.worker``) delivering to
-``smtp-sink -u postfix -c 127.0.0.1:2526 1000``. Reports messages per second and the
-runner process's peak RSS, and checks exactly once: every delivery row says sent,
-and smtp-sink counted exactly as many messages.
+``smtp-sink -u postfix -c 127.0.0.1:2526 1000``. Reports messages per second, the CPU
+time and peak RSS of the runner process and of its render processes, and checks
+exactly once: every delivery row says sent, and smtp-sink counted exactly as many
+messages.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class SmtpSinkProcess:
 
     def __init__(self, label: str) -> None:
         self.port = SINK_PORT if port_is_free(SINK_PORT) else free_port()
+        OUT.mkdir(parents=True, exist_ok=True)
         self.out_path = OUT / f"send-{label}-smtp-sink.out"
         self._out = self.out_path.open("wb")
         self.process = subprocess.Popen(
@@ -116,13 +119,16 @@ def prepare(db: Database, recipients: int) -> int:
     return mailout_id
 
 
-def send(db: Database, mailout_id: int, connections: int, sink: SmtpSinkProcess) -> dict[str, Any]:
+def send(
+    db: Database, mailout_id: int, connections: int, renderers: int, sink: SmtpSinkProcess
+) -> dict[str, Any]:
     """Run the mailout in a child process; its figures."""
     env = tidings_env(
         db,
         TIDINGS_SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
         TIDINGS_BASE_URL="https://track.bench.example.com",
         TIDINGS_SMTP_CONNECTIONS=str(connections),
+        TIDINGS_SEND_RENDER_PROCESSES=str(renderers),
     )
     done = subprocess.run(
         [sys.executable, "-m", "bench.send.worker", "--mailout", str(mailout_id),
@@ -154,13 +160,13 @@ def verify(db: Database, mailout_id: int) -> dict[str, Any]:
     return {"statuses": statuses, "personalized_destinations": link_urls}
 
 
-def bench_once(kind: str, recipients: int, connections: int) -> dict[str, Any]:
+def bench_once(kind: str, recipients: int, connections: int, renderers: int) -> dict[str, Any]:
     """One fresh database, one mailout, one set of figures."""
     db = fresh_database(kind, "send")
     mailout_id = prepare(db, recipients)
-    with SmtpSinkProcess(f"{kind}-{connections}") as sink:
+    with SmtpSinkProcess(f"{kind}-{connections}-{renderers}") as sink:
         log(f"{kind}: sending with {connections} SMTP connections to smtp-sink :{sink.port}")
-        figures = send(db, mailout_id, connections, sink)
+        figures = send(db, mailout_id, connections, renderers, sink)
         figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         time.sleep(0.5)
         received = sink.messages()
@@ -178,16 +184,19 @@ def bench_once(kind: str, recipients: int, connections: int) -> dict[str, Any]:
         "database": kind,
         "recipients": recipients,
         "connections": connections,
+        "render_processes": renderers,
         "per_second": round(recipients / figures["seconds"]),
         "cpu_ms_per_message": round(figures["cpu_seconds"] / recipients * 1000, 2),
+        "render_cpu_ms_per_message": round(figures["render_cpu_seconds"] / recipients * 1000, 2),
         "received_by_sink": received,
         **figures,
         **checked,
         "problems": problems,
     }
     log(
-        f"{kind}/{connections}: {result['per_second']} msgs/s, {figures['seconds']}s, "
-        f"CPU {figures['cpu_seconds']}s, peak RSS {figures['max_rss_mib']} MiB; "
+        f"{kind}/{connections}/r{renderers}: {result['per_second']} msgs/s, {figures['seconds']}s, "
+        f"CPU {figures['cpu_seconds']}s (render processes {figures['render_cpu_seconds']}s), "
+        f"peak RSS {figures['max_rss_mib']} MiB (render {figures['render_max_rss_mib']} MiB); "
         f"problems: {problems or 'none'}"
     )
     return result
@@ -199,6 +208,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--db", default="sqlite,postgresql")
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--connections", default="8", help="comma-separated values to compare")
+    parser.add_argument(
+        "--render-processes", default="1", help="comma-separated values to compare (0: none)"
+    )
+    parser.add_argument("--runs", type=int, default=1, help="repetitions of each combination")
     args = parser.parse_args(argv)
     if shutil.which("smtp-sink") is None:
         log(
@@ -212,7 +225,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             log(f"PostgreSQL not reachable, skipped: {reason}")
             continue
         for connections in (int(c) for c in args.connections.split(",")):
-            results["runs"].append(bench_once(kind, args.recipients, connections))
+            for renderers in (int(r) for r in args.render_processes.split(",")):
+                for _ in range(args.runs):
+                    results["runs"].append(
+                        bench_once(kind, args.recipients, connections, renderers)
+                    )
     write_result("send", results)
     print(summary(results))
     return results
@@ -221,15 +238,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
 def summary(results: dict[str, Any]) -> str:
     """A Markdown table of the runs."""
     lines = [
-        "| database | SMTP connections | messages/s | seconds | runner CPU per message "
-        "| claims per commit | peak RSS | checks |",
-        "|---|---|---|---|---|---|---|---|",
+        "| database | SMTP connections | render processes | messages/s | seconds "
+        "| runner CPU per message | render CPU per message | claims per commit "
+        "| peak RSS (runner / render) | load after | checks |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         lines.append(
-            f"| {run['database']} | {run['connections']} | {run['per_second']:,} | "
+            f"| {run['database']} | {run['connections']} | {run['render_processes']} | "
+            f"{run['per_second']:,} | "
             f"{run['seconds']} | {run['cpu_ms_per_message']} ms | "
-            f"{run['claims_per_transaction']} | {run['max_rss_mib']} MiB | "
+            f"{run['render_cpu_ms_per_message']} ms | {run['claims_per_transaction']} | "
+            f"{run['max_rss_mib']} / {run['render_max_rss_mib']} MiB | "
+            f"{run['load_average_after'][0]} | "
             f"{'; '.join(run['problems']) or 'exactly once'} |"
         )
     return "\n".join(lines)

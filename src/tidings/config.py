@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     mailout_lease_seconds: float = Field(default=30.0, gt=0)
     mailout_recovery_interval: float = Field(default=5.0, gt=0)
     send_rate_per_second: float = Field(default=0.0, ge=0)
+    send_render_processes: int = Field(default=1, ge=0, le=16)  # 0: compose in the runner
     # Tracking
     tracking_batch_max: int = Field(default=500, ge=1)
     # "process": a writer process beside the web server; "thread": inside it

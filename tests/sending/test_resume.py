@@ -10,6 +10,10 @@ it. The kill lands at chosen points of the SMTP transaction:
   before the claim would duplicate messages;
 * ``random``: whatever the worker is doing when a third of the messages are in.
 
+The server offers PIPELINING, as production MTAs do (the mid-data kill is also run
+without it), and the worker composes messages in a render process, which must end
+with the worker.
+
 The deterministic points must end with exactly one message per recipient. A random
 kill can land in the one window no SMTP client can close: after the claim commits,
 before the final dot leaves the process (well under a millisecond; it loses that
@@ -66,9 +70,18 @@ class GatedSink(SmtpSink):
     gate: threading.Event = field(default_factory=threading.Event)
     rcpts: int = 0
     parked: int = 0
+    pipelining: bool = True  # offered by production MTAs (postfix), so used by the runner
 
     def __post_init__(self) -> None:
         self.gate.set()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -92,9 +105,10 @@ class GatedSink(SmtpSink):
 
 
 @pytest.fixture
-def sink() -> Iterator[GatedSink]:
-    """The gated SMTP server on a free loopback port."""
-    gated = GatedSink()
+def sink(request: pytest.FixtureRequest) -> Iterator[GatedSink]:
+    """The gated SMTP server on a free loopback port (with PIPELINING unless the
+    test's ``sink`` parameter says False)."""
+    gated = GatedSink(pipelining=getattr(request, "param", True))
     with SmtpServer(gated) as server:
         gated.url = server.url  # type: ignore[attr-defined]
         yield gated
@@ -122,19 +136,47 @@ class Worker:
         self.log = log
         self._out = log.open("ab")
         self.process = subprocess.Popen(WORKER, env=env, stdout=self._out, stderr=self._out)
+        self.children_at_kill: list[int] = []
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def kill(self) -> None:
-        """SIGKILL (no chance to clean up) and reap."""
+        """SIGKILL (no chance to clean up) and reap; its render process must end too."""
+        self.children_at_kill = children = _children(self.process.pid)
         if self.alive():
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
         self._out.close()
+        deadline = time.monotonic() + 10
+        while left := [pid for pid in children if _running(pid)]:
+            assert time.monotonic() < deadline, f"processes of a killed worker still run: {left}"
+            time.sleep(0.01)
 
     def tail(self) -> str:
         return f"--- {self.log.name} ---\n" + self.log.read_text(errors="replace")[-4000:]
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text.rsplit(")", 1)[1].split()  # state, ppid, ...
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is ``pid`` (a worker's render process)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) and stat[1] == str(pid):
+            found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] not in {"Z", "X"}
 
 
 class DatabaseLock:
@@ -227,9 +269,20 @@ def _kill_first_worker(
 
 
 @pytest.mark.parametrize(
-    ("mode", "kill_after"),
-    [("between", 1), ("mid_data", RECIPIENTS // 3), ("random", RECIPIENTS // 3)],
-    ids=["between-messages-after-1", "mid-data-after-third", "random-after-third"],
+    ("mode", "kill_after", "sink"),
+    [
+        ("between", 1, True),
+        ("mid_data", RECIPIENTS // 3, True),
+        ("mid_data", RECIPIENTS // 3, False),
+        ("random", RECIPIENTS // 3, True),
+    ],
+    ids=[
+        "between-messages-after-1",
+        "mid-data-after-third",
+        "mid-data-after-third-one-by-one",
+        "random-after-third",
+    ],
+    indirect=["sink"],
 )
 def test_sigkill_mid_mailout_then_resume_sends_each_recipient_once(
     runtime: Runtime,
@@ -247,6 +300,7 @@ def test_sigkill_mid_mailout_then_resume_sends_each_recipient_once(
     try:
         workers.append(Worker(settings, smtp_url, tmp_path / "worker1.log"))
         _kill_first_worker(mode, sink, workers, settings.database_url, kill_after)
+        assert workers[0].children_at_kill, "the worker had no render process"
         time.sleep(0.05)  # the server finishes any message whose dot is on its way
         received_before = len(sink.messages)
         assert kill_after <= received_before < RECIPIENTS, (

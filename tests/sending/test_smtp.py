@@ -65,9 +65,30 @@ def test_parse_smtp_url_rejects_nonsense(url: str) -> None:
 
 @dataclass
 class ScriptedSink(SmtpSink):
-    """An SmtpSink whose answer to the final dot can be scripted per recipient."""
+    """An SmtpSink whose answer to the final dot can be scripted per recipient, and
+    which offers PIPELINING (RFC 2920) when asked to.
+
+    At each RCPT it notes whether the client had already sent DATA: true only when
+    the envelope arrived in one write (pipelined)."""
 
     data_answers: dict[str, str] = field(default_factory=dict)
+    pipelining: bool = False
+    pipelined: list[bool] = field(default_factory=list)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        unread = bytes(server._reader._buffer)  # what the client sent beyond this line
+        self.pipelined.append(b"DATA\r\n" in unread.upper())
+        return await super().handle_RCPT(server, session, envelope, address, options)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         for address in envelope.rcpt_tos:
@@ -76,15 +97,16 @@ class ScriptedSink(SmtpSink):
         return await super().handle_DATA(server, session, envelope)
 
 
-@pytest.fixture
-def sink() -> Iterator[ScriptedSink]:
-    """A scripted SMTP server on loopback."""
+@pytest.fixture(params=[False, True], ids=["one-by-one", "pipelined"])
+def sink(request: pytest.FixtureRequest) -> Iterator[ScriptedSink]:
+    """A scripted SMTP server on loopback, without and with PIPELINING."""
     scripted = ScriptedSink(
         refuse={"refused@example.com"},
         data_answers={
             "later@example.com": "451 4.3.0 try again later",
             "never@example.com": "554 5.7.1 rejected by content filter",
         },
+        pipelining=request.param,
     )
     with SmtpServer(scripted) as server:
         scripted.url = server.url  # type: ignore[attr-defined]
@@ -117,6 +139,8 @@ def test_claim_commits_before_the_final_dot(sink: ScriptedSink) -> None:
     finally:
         connection.close()
     assert seen_by_server_at_commit == [0, 1, 2]  # nothing accepted before its claim
+    # MAIL, RCPT and DATA in one write exactly when the server offers PIPELINING.
+    assert sink.pipelined == [sink.pipelining] * 3
     assert [m.rcpt_tos for m in sink.messages] == [[f"r{i}@example.com"] for i in range(3)]
     # Dot-stuffing is undone by the server: the data arrives as written.
     assert sink.messages[0].data.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n") + b"\n"
@@ -177,6 +201,40 @@ def test_refusals_say_whether_the_claim_was_made(
     finally:
         connection.close()
     assert sink.per_recipient() == {"ok@example.com": 1}
+
+
+def test_refused_sender_is_a_permanent_failure_and_the_connection_goes_on(
+    sink: ScriptedSink,
+) -> None:
+    connection = _connection(sink)
+    try:
+        with pytest.raises(PermanentFailure, match=r"^5"):
+            connection.send(
+                sender="not an address@@", recipient="a@example.com", data=MESSAGE, commit=_never
+            )
+        connection.send(
+            sender="news@example.com", recipient="b@example.com", data=MESSAGE, commit=lambda: True
+        )
+    finally:
+        connection.close()
+    assert sink.per_recipient() == {"b@example.com": 1}
+
+
+@pytest.mark.parametrize("address", ["zoë@example.com", "a@example.com\r\nRCPT TO:<b@example.com>"])
+def test_addresses_no_command_line_can_carry_are_refused(sink: ScriptedSink, address: str) -> None:
+    connection = _connection(sink)
+    try:
+        with pytest.raises(PermanentFailure, match="address"):
+            connection.send(
+                sender="news@example.com", recipient=address, data=MESSAGE, commit=_never
+            )
+    finally:
+        connection.close()
+    assert sink.messages == []
+
+
+def _never() -> bool:
+    raise AssertionError("a refused message must not be claimed")
 
 
 def test_unreachable_server_is_a_temporary_failure() -> None:

@@ -94,9 +94,10 @@ def prepare(source: str) -> tuple[str, list[FoundLink]]:
     return "".join(pieces), links
 
 
-_MARKED_RE = re.compile(
-    MARKER + r"""="(\d+)"\s+href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE
-)
+# The marker is always written by ``prepare`` in lower case; only ``href`` keeps the
+# author's case. A case-sensitive literal start lets the regex engine skip ahead to
+# each marker instead of trying every position of a large body.
+_MARKED_RE = re.compile(MARKER + r"""="(\d+)"\s+[hH][rR][eE][fF]\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""")
 
 
 def rewrite(
@@ -112,17 +113,17 @@ def rewrite(
     destinations: dict[int, str] = {}
 
     def swap(match: re.Match[str]) -> str:
-        position = int(match.group(1))
-        value = match.group(2)
-        if value[:1] in {'"', "'"}:
-            value = value[1:-1]
-        destination = unescape(value).strip()
-        if not is_trackable(destination):
-            return f"href={match.group(2)}"
+        digits, value = match.group(1, 2)
+        raw = value[1:-1] if value[:1] in {'"', "'"} else value
+        destination = unescape(raw).strip()
+        # ``is_trackable`` on an already stripped value.
+        if not destination[:8].lower().startswith(TRACKABLE_SCHEMES):
+            return "href=" + value
+        position = int(digits)
         destinations.setdefault(position, destination)
         target = tracked_url(position, destination)
         if target is None:
-            return f"href={match.group(2)}"
+            return "href=" + value
         return f'href="{target}"'
 
     return _MARKED_RE.sub(swap, rendered), destinations

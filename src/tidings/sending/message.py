@@ -62,10 +62,13 @@ def add_pixel(html: str, url: str) -> str:
 class MessageSkeleton:
     """Headers shared by every message of one mailout."""
 
-    def __init__(self, *, sender_name: str, sender_address: str) -> None:
+    def __init__(
+        self, *, sender_name: str, sender_address: str, boundary: str | None = None
+    ) -> None:
         self.sender_address = sender_address
         self.domain = sender_address.rpartition("@")[2] or "tidings.invalid"
-        self.boundary = "=_tdg_" + secrets.token_hex(12)
+        # Given when several processes build the messages of one mailout.
+        self.boundary = boundary or "=_tdg_" + secrets.token_hex(12)
         self._head = f"From: {format_address(sender_name, sender_address)}\r\nMIME-Version: 1.0\r\n"
         self._body_head = (
             f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n\r\n'

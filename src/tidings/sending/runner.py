@@ -5,8 +5,13 @@ lease and another (or the restarted one) resumes the pending deliveries. Each
 delivery is claimed by the commit that marks it sent (``WHERE status='pending'``)
 right before the final dot of its SMTP transaction, so every recipient gets one
 message even if two workers race (see ``sending.smtp``). Claims of the pool's
-connections that are ready at the same moment share one transaction (group commit);
-each message still waits for the commit of its own claim before its dot.
+connections that are ready at the same moment share one transaction (group commit,
+``sending.claims``); each message still waits for the commit of its own claim before
+its dot.
+
+Messages are composed (rendered, links signed, MIME built) a few chunks ahead by
+render processes (``sending.renderer``), so the runner's own process spends its
+time on SMTP and claims; the claim-before-dot order does not change.
 """
 
 from __future__ import annotations
@@ -20,19 +25,20 @@ import socket
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from tidings.contacts.models import Contact
-from tidings.db.base import UTCDateTime, utcnow
+from tidings.db.base import utcnow
 from tidings.emails import rendering
 from tidings.emails.models import Email, Link
 from tidings.runtime import Runtime
-from tidings.sending.message import MessageSkeleton, add_pixel
+from tidings.sending.claims import ClaimBatcher
+from tidings.sending.compose import MailoutSpec, NotComposed, Outgoing, Recipient
 from tidings.sending.models import (
     Delivery,
     DeliveryLinkUrl,
@@ -40,6 +46,7 @@ from tidings.sending.models import (
     Mailout,
     MailoutStatus,
 )
+from tidings.sending.renderer import CHUNK, RenderPool
 from tidings.sending.smtp import (
     Abandoned,
     PermanentFailure,
@@ -48,12 +55,14 @@ from tidings.sending.smtp import (
     TemporaryFailure,
     parse_smtp_url,
 )
-from tidings.tracking.tokens import click_path, open_path, unsubscribe_path
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 PAGE_SIZE = 500
+# Fewer pending messages than this are composed in the runner's process: starting a
+# render process would cost more than it saves.
+RENDER_PROCESS_FROM = 2 * CHUNK
 
 
 def smtp_target(runtime: Runtime) -> SmtpTarget:
@@ -79,163 +88,23 @@ class _NoDelayConnection(SmtpConnection):
         return smtp
 
 
-# Built once: executing a prepared construct skips per-message statement building.
-_CLAIM = (
-    update(Delivery)
-    .where(
-        Delivery.id.in_(bindparam("b_ids", expanding=True)),
-        Delivery.status == DeliveryStatus.PENDING.value,
+def load_spec(session: Session, email: Email, *, base_url: str, secret_key: str) -> MailoutSpec:
+    """What every message of a mailout of ``email`` shares."""
+    link_rows = session.execute(
+        select(Link.position, Link.id, Link.url).where(Link.email_id == email.id)
+    ).all()
+    return MailoutSpec(
+        email_id=email.id,
+        subject=email.subject,
+        prepared_html=email.prepared_html,
+        plain_text=email.plain_text,
+        link_ids={position: link_id for position, link_id, _ in link_rows},
+        link_urls={position: url for position, _, url in link_rows},
+        sender_name=email.sender_name,
+        sender_address=email.sender_address,
+        base_url=base_url,
+        secret_key=secret_key,
     )
-    .values(
-        status=DeliveryStatus.SENT.value,
-        sent_at=bindparam("b_sent_at", type_=UTCDateTime()),
-        attempts=Delivery.attempts + 1,
-        error=None,
-    )
-    .returning(Delivery.id)
-)
-_KEEP_DESTINATIONS = insert(DeliveryLinkUrl)
-
-
-class ClaimFailed(RuntimeError):
-    """The transaction holding a claim failed; the delivery is not known to be claimed."""
-
-
-@dataclass(eq=False)
-class _Claim:
-    delivery_id: int
-    destinations: dict[int, str]
-    done: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False
-    claimed: bool = False
-    error: BaseException | None = None
-
-
-class _ClaimBatcher:
-    """Group commit of claims, shared by the SMTP connections of one pass.
-
-    A sender whose message body is out asks to claim its delivery and waits for the
-    commit of the transaction that holds the claim; only then does it send the final
-    dot, so every message still has its own committed claim before its dot. Claims
-    that arrive while a transaction commits go together into the next one, run by
-    one of their senders (each leads one transaction only, so no sender's dot waits
-    for others' transactions). One transaction at a time also keeps SQLite's write
-    lock from being fought over by the runner's own threads.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._lock = threading.Lock()
-        self._queue: list[_Claim] = []
-        self._leading = False
-        self._conn: Connection | None = None
-        self.transactions = 0
-        self.claims = 0
-
-    def claim(self, delivery_id: int, destinations: dict[int, str]) -> bool:
-        """Mark the delivery sent (and keep its personalized destinations) if it is
-        still pending; True once committed, False if it was not pending. Raises
-        ``ClaimFailed`` if the transaction failed."""
-        item = _Claim(delivery_id, destinations)
-        with self._lock:
-            self._queue.append(item)
-            if not self._leading:
-                self._leading = item.lead = True
-        if not item.lead:
-            item.done.wait()
-        if item.lead:
-            self._lead()
-        if item.error is not None:
-            raise ClaimFailed(f"claim of delivery {delivery_id} failed") from item.error
-        return item.claimed
-
-    def _lead(self) -> None:
-        with self._lock:
-            batch, self._queue = self._queue, []
-        try:
-            self._commit(batch)
-        finally:
-            with self._lock:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.done.set()
-                else:
-                    self._leading = False
-            for item in batch:
-                item.done.set()
-
-    def _commit(self, batch: list[_Claim]) -> None:
-        try:
-            if self._conn is None:
-                self._conn = self.engine.connect()
-            conn = self._conn
-            claimed = set(
-                conn.execute(
-                    _CLAIM,
-                    {"b_ids": [c.delivery_id for c in batch], "b_sent_at": utcnow()},
-                ).scalars()
-            )
-            rows = [
-                {"delivery_id": c.delivery_id, "link_id": link_id, "url": url}
-                for c in batch
-                if c.delivery_id in claimed
-                for link_id, url in c.destinations.items()
-            ]
-            if rows:
-                conn.execute(_KEEP_DESTINATIONS, rows)
-            conn.commit()
-        except Exception as exc:  # noqa: BLE001 - raised in every sender as ClaimFailed
-            log.warning("claim transaction of %d deliveries failed: %s", len(batch), exc)
-            self.close()  # rolls back; the connection may be broken
-            for c in batch:
-                c.error = exc
-            return
-        self.transactions += 1
-        self.claims += len(claimed)
-        for c in batch:
-            c.claimed = c.delivery_id in claimed
-
-    def close(self) -> None:
-        """Give the connection back."""
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                self._conn.close()
-            self._conn = None
-
-
-@dataclass(frozen=True)
-class Recipient:
-    """One pending delivery and what its message needs about the contact."""
-
-    delivery_id: int
-    contact: dict[str, Any]
-
-
-class _Prepared:
-    """What every message of one mailout shares."""
-
-    def __init__(self, runtime: Runtime, session: Session, email: Email) -> None:
-        link_rows = session.execute(
-            select(Link.position, Link.id, Link.url, Link.personalized).where(
-                Link.email_id == email.id
-            )
-        ).all()
-        self.link_ids = {position: link_id for position, link_id, _, _ in link_rows}
-        self.link_urls = {position: url for position, _, url, _ in link_rows}
-        self.compiled = rendering.compile_email(
-            subject=email.subject,
-            prepared_html=email.prepared_html,
-            plain_text=email.plain_text,
-            positions=self.link_ids,
-        )
-        self.skeleton = MessageSkeleton(
-            sender_name=email.sender_name, sender_address=email.sender_address
-        )
-        self.sender = email.sender_address
-        self.email_id = email.id
-        self.base_url = runtime.base_url
-        self.signer = runtime.signer
 
 
 class MailoutRunner:
@@ -249,6 +118,10 @@ class MailoutRunner:
         self._lost = threading.Event()
         self.claim_transactions = 0
         self.claims = 0
+        self.passes = 0  # runs over the pending deliveries (more after temporary failures)
+        self.render_restarts = 0  # render processes that died and were replaced
+        self.recomposed = 0  # messages composed again after a render process died
+        self.render_pool: RenderPool | None = None  # while running
 
     # -- lease -------------------------------------------------------------------
     def _acquire(self, mailout_id: int) -> bool:
@@ -308,15 +181,22 @@ class MailoutRunner:
                 assert mailout is not None
                 email = session.get(Email, mailout.email_id)
                 assert email is not None
-                prepared = _Prepared(self.runtime, session, email)
-            for attempt in range(MAX_ATTEMPTS + 1):
-                if attempt:
-                    time.sleep(min(2.0 * attempt, 10.0))
-                self._pass(mailout_id, prepared)
-                if self._lost.is_set():
-                    return "lost"
-                if not self._pending_left(mailout_id):
-                    break
+                spec = load_spec(
+                    session,
+                    email,
+                    base_url=self.runtime.base_url,
+                    secret_key=self.runtime.secret_key,
+                )
+            with self._render_pool(mailout_id, spec) as pool:
+                for attempt in range(MAX_ATTEMPTS + 1):
+                    if attempt:
+                        time.sleep(min(2.0 * attempt, 10.0))
+                    self.passes += 1
+                    self._pass(mailout_id, pool)
+                    if self._lost.is_set():
+                        return "lost"
+                    if not self._pending_left(mailout_id):
+                        break
             # Stop renewing first: a renewal after the finish would find no lease
             # and report it lost.
             done.set()
@@ -325,6 +205,26 @@ class MailoutRunner:
         finally:
             done.set()
             keeper.join(5)
+
+    @contextlib.contextmanager
+    def _render_pool(self, mailout_id: int, spec: MailoutSpec) -> Iterator[RenderPool]:
+        settings = self.runtime.settings
+        processes = settings.send_render_processes
+        if processes and self._pending_left(mailout_id) < RENDER_PROCESS_FROM:
+            processes = 0
+        rate = settings.send_rate_per_second
+        # Rate-limited: compose about a quarter of a second ahead, so a message's
+        # Date is never much older than the moment it goes out.
+        chunk = min(CHUNK, max(1, int(rate / 4))) if rate > 0 else CHUNK
+        pool = RenderPool(spec, processes=processes, chunk=chunk)
+        self.render_pool = pool
+        try:
+            yield pool
+        finally:
+            self.render_pool = None
+            pool.close()
+            self.render_restarts += pool.restarts
+            self.recomposed += pool.recomposed
 
     def _pending_left(self, mailout_id: int) -> int:
         with self.runtime.session() as session:
@@ -421,14 +321,19 @@ class MailoutRunner:
                 if row[1] is not None
             ]
 
-    def _pass(self, mailout_id: int, prepared: _Prepared) -> None:
-        work: queue.Queue[Recipient | None] = queue.Queue(maxsize=self.connections * 8)
+    def _recipients(self, mailout_id: int) -> Iterator[Recipient]:
+        for page in self._pages(mailout_id):
+            yield from page
+
+    def _pass(self, mailout_id: int, pool: RenderPool) -> None:
+        work: queue.Queue[Outgoing | None] = queue.Queue(maxsize=self.connections * 8)
         target = smtp_target(self.runtime)
-        claimer = _ClaimBatcher(self.runtime.engine)
+        claimer = ClaimBatcher(self.runtime.engine)
+        sender = pool.spec.sender_address
         threads = [
             threading.Thread(
                 target=self._sender,
-                args=(work, prepared, target, claimer),
+                args=(work, sender, target, claimer),
                 daemon=True,
                 name=f"tidings-smtp-{i}",
             )
@@ -439,16 +344,23 @@ class MailoutRunner:
         rate = self.runtime.settings.send_rate_per_second
         interval = 1.0 / rate if rate > 0 else 0.0
         next_at = time.monotonic()
+        composed = pool.compose(self._recipients(mailout_id))
         try:
-            for page in self._pages(mailout_id):
-                for recipient in page:
-                    if self._lost.is_set():
-                        break
-                    if interval:
-                        next_at = max(next_at + interval, time.monotonic())
-                        time.sleep(max(0.0, next_at - time.monotonic()))
-                    work.put(recipient)
+            for message in composed:
+                if self._lost.is_set():
+                    break
+                if isinstance(message, NotComposed):
+                    # Left pending: tried again by the next pass, then given up.
+                    log.error(
+                        "could not compose delivery %s: %s", message.delivery_id, message.error
+                    )
+                    continue
+                if interval:
+                    next_at = max(next_at + interval, time.monotonic())
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+                work.put(message)
         finally:
+            composed.close()
             for _ in threads:
                 work.put(None)
             for thread in threads:
@@ -459,65 +371,31 @@ class MailoutRunner:
 
     def _sender(
         self,
-        work: queue.Queue[Recipient | None],
-        prepared: _Prepared,
+        work: queue.Queue[Outgoing | None],
+        sender: str,
         target: SmtpTarget,
-        claimer: _ClaimBatcher,
+        claimer: ClaimBatcher,
     ) -> None:
         connection = _NoDelayConnection(target)
         try:
-            while (recipient := work.get()) is not None:
+            while (message := work.get()) is not None:
                 if self._lost.is_set():
                     continue
                 try:
-                    self._deliver(connection, claimer, prepared, recipient)
+                    self._deliver(connection, claimer, sender, message)
                 except Exception:
-                    log.exception("delivery %s failed", recipient.delivery_id)
+                    log.exception("delivery %s failed", message.delivery_id)
         finally:
             connection.close()
 
     def _deliver(
         self,
         connection: SmtpConnection,
-        claimer: _ClaimBatcher,
-        prepared: _Prepared,
-        recipient: Recipient,
+        claimer: ClaimBatcher,
+        sender: str,
+        message: Outgoing,
     ) -> None:
-        delivery_id = recipient.delivery_id
-        personalized: dict[int, str] = {}
-        tracked: dict[tuple[int, str], str | None] = {}
-        base = prepared.base_url
-        signer = prepared.signer
-
-        def tracked_url(position: int, destination: str) -> str | None:
-            # Asked once for the HTML part and once for the text part: sign once.
-            key = (position, destination)
-            if key in tracked:
-                return tracked[key]
-            link_id = prepared.link_ids.get(position)
-            url = None
-            if link_id is not None:
-                if destination != prepared.link_urls[position]:
-                    personalized[link_id] = destination
-                url = base + click_path(signer, delivery_id, link_id)
-            tracked[key] = url
-            return url
-
-        message = rendering.render(prepared.compiled, recipient.contact, tracked_url)
-        html = add_pixel(message.html, base + open_path(signer, delivery_id, prepared.email_id))
-        data = prepared.skeleton.build(
-            to_address=recipient.contact["email"],
-            to_name=" ".join(
-                p for p in (recipient.contact["first_name"], recipient.contact["last_name"]) if p
-            )
-            or None,
-            subject=message.subject,
-            text=message.text,
-            html=html,
-            sent_at=utcnow(),
-            message_id=prepared.skeleton.message_id(delivery_id),
-            unsubscribe_url=base + unsubscribe_path(signer, delivery_id),
-        )
+        delivery_id = message.delivery_id
 
         def commit() -> bool:
             # Called between the body and the final dot: the dot goes out right after
@@ -525,7 +403,7 @@ class MailoutRunner:
             # window left (well under a millisecond) where a message marked sent is
             # not sent; the other order would send it twice.
             try:
-                return claimer.claim(delivery_id, personalized)
+                return claimer.claim(delivery_id, message.personalized)
             except Exception:
                 # Not known to be claimed: abandon the message (the connection is
                 # dropped, so the server discards it); it stays pending, or, if the
@@ -535,10 +413,11 @@ class MailoutRunner:
 
         try:
             connection.send(
-                sender=prepared.sender,
-                recipient=recipient.contact["email"],
-                data=data,
+                sender=sender,
+                recipient=message.address,
+                data=message.data,
                 commit=commit,
+                wire_ready=True,
             )
         except Abandoned:
             return
