@@ -51,7 +51,9 @@ def driver_time(dialect_name: str, at: datetime) -> datetime | str:
     bypass SQLAlchemy's types: SQLite stores the naive UTC text SQLAlchemy writes."""
     if dialect_name != "sqlite":
         return at
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def utcnow() -> datetime:

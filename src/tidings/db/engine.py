@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -65,12 +64,14 @@ class BackgroundCheckpoints:
     its commit (copy the WAL into the database file, then fsync) held every waiting
     click for milliseconds. Here the engine's connections stop checkpointing, and a
     thread runs a passive checkpoint (it never blocks writers) every ``interval``
-    seconds. If the WAL still grows past ``restart_bytes`` under sustained load, a
-    restarting checkpoint waits for the current writer once and starts the WAL anew.
+    seconds. Under sustained load a passive checkpoint never catches up with the
+    frames written meanwhile, so the WAL would only grow: past ``restart_bytes`` of
+    frames, a restarting checkpoint copies the few frames the passive one left, waiting
+    for the writer of the moment, and the WAL starts again from its beginning.
     """
 
     def __init__(
-        self, engine: Engine, *, interval: float = 0.5, restart_bytes: int = 64 * 1024 * 1024
+        self, engine: Engine, *, interval: float = 0.5, restart_bytes: int = 16 * 1024 * 1024
     ) -> None:
         self.interval = interval
         self.restart_bytes = restart_bytes
@@ -97,17 +98,16 @@ class BackgroundCheckpoints:
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        wal = Path(self.path + "-wal")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         try:
             while True:
                 stopping = self._stop.wait(self.interval)
                 try:
-                    size = wal.stat().st_size
-                except FileNotFoundError:
-                    size = 0
-                mode = "RESTART" if stopping or size > self.restart_bytes else "PASSIVE"
-                try:
-                    conn.execute(f"PRAGMA wal_checkpoint({mode})")
+                    _, logged, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if stopping or logged * page_size > self.restart_bytes:
+                        # Copies what the passive one left (little), then lets the
+                        # next commit start the WAL from its beginning again.
+                        conn.execute("PRAGMA wal_checkpoint(RESTART)")
                     self.checkpoints += 1
                 except sqlite3.Error as exc:
                     log.warning("checkpoint failed: %s", exc)
