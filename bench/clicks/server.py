@@ -1,5 +1,6 @@
 """The click benchmark's server: the product app as ``tidings serve --no-workers``
-runs it (one uvicorn process, uvloop, httptools), in one of two modes.
+runs it (one uvicorn process, uvloop, httptools, and the tracking writer process it
+starts), in one of two modes.
 
     python -m bench.clicks.server --port P --mode recorded|baseline
 
