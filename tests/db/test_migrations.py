@@ -53,6 +53,8 @@ def test_markers_keep_their_rows_across_the_sqlite_table_rebuild(database_url: s
                 text("SELECT sql FROM sqlite_master WHERE name = 'unique_markers'")
             ).scalar_one()
             assert "WITHOUT ROWID" in sql
+        key = inspect(conn).get_pk_constraint("unique_markers")["constrained_columns"]
+        assert key == ["email_id", "recipient_key", "kind", "link_id"]
         indexes = {ix["name"] for ix in inspect(conn).get_indexes("activities")}
         assert "ix_activities_type_time" not in indexes
         assert "ix_activities_type_time_contact" in indexes

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, PrimaryKeyConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db.base import Base, BigId, UTCDateTime
@@ -38,12 +38,14 @@ class UniqueMarker(Base):
     """
 
     __tablename__ = "unique_markers"
-    # On SQLite the key is the table (one B-tree per marker written).
-    __table_args__ = {"sqlite_with_rowid": False}
-
-    email_id: Mapped[int] = mapped_column(
-        ForeignKey("emails.id", ondelete="CASCADE"), primary_key=True
+    # Keyed by recipient first, so a click's three markers share one B-tree leaf; on
+    # SQLite the key is the table (one B-tree per marker written).
+    __table_args__ = (
+        PrimaryKeyConstraint("email_id", "recipient_key", "kind", "link_id"),
+        {"sqlite_with_rowid": False},
     )
-    kind: Mapped[str] = mapped_column(String(1), primary_key=True)
-    link_id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    recipient_key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+
+    email_id: Mapped[int] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
+    recipient_key: Mapped[bytes] = mapped_column(LargeBinary(16))
+    kind: Mapped[str] = mapped_column(String(1))
+    link_id: Mapped[int] = mapped_column(BigId)

@@ -27,7 +27,9 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from sqlalchemy import event
 
 from tidings.config import Settings
 from tidings.db.engine import BackgroundCheckpoints
@@ -37,6 +39,7 @@ from tidings.tracking.writer import EventWriter, RemoteWaiter, Waiter
 
 log = logging.getLogger(__name__)
 READY = b"ready\n"
+WRITER_CACHE_KIB = 64 * 1024
 _RECV = 256 * 1024
 
 
@@ -91,8 +94,12 @@ def serve_writer(
     from tidings.runtime import Runtime
 
     runtime = Runtime(settings)
-    checkpoints = BackgroundCheckpoints(runtime.engine) if runtime.is_sqlite else None
-    if checkpoints is not None:
+    checkpoints = None
+    if runtime.is_sqlite:
+        # The writer walks randomly-keyed indexes (unique markers, activities by
+        # contact): a page cache of 64 MB instead of SQLite's 2 MB spares it reads.
+        event.listen(runtime.engine, "connect", _larger_page_cache)
+        checkpoints = BackgroundCheckpoints(runtime.engine)
         checkpoints.start()
     writer = EventWriter(runtime)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -130,6 +137,10 @@ def serve_writer(
         if checkpoints is not None:
             checkpoints.stop()
         runtime.close()
+
+
+def _larger_page_cache(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
 
 
 def main() -> None:
