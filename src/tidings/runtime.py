@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 class Runtime:
     """Everything one Tidings process shares: built once at start, passed explicitly."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, pre_ping: bool = True) -> None:
         self.settings = settings
         self.database_url = settings.resolved_database_url()
-        self.engine: Engine = make_engine(self.database_url)
+        self.engine: Engine = make_engine(self.database_url, pre_ping=pre_ping)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.secret_key = settings.resolved_secret_key()
         self.base_url = settings.resolved_base_url()

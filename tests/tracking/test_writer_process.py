@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.tracking.test_writer import EXPECTED, _click, _counters, _scenario, _sent
 from tidings.activities.models import Activity
@@ -174,3 +174,26 @@ def test_the_writer_process_ends_when_its_parent_is_killed(runtime: Runtime) -> 
     while not _gone(child):
         assert time.monotonic() < deadline, "the writer process outlived its parent"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_lost_database_connection_is_replaced_without_failing_a_click(
+    runtime: Runtime, remote: RemoteWriter
+) -> None:
+    # The writer process does not ping connections on checkout: a batch that finds
+    # its connection gone must invalidate it and succeed on a new one.
+    sent = _sent(runtime, consenting=0, anonymous=1, prefix="lost")
+    delivery = sent.anonymous[0]
+    asyncio.run(remote.record(_click(sent, delivery, 1)))
+    with runtime.engine.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert killed >= 1
+    asyncio.run(remote.record(_click(sent, delivery, 2)))
+    runtime.engine.dispose()
+    counters = _counters(runtime, sent)
+    assert counters["events"] == counters["clicks_total"] == 2

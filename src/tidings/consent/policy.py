@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -68,9 +68,16 @@ class ConsentAgreementPolicy:
         m = "?" if dialect == "sqlite" else "%s"
         email_ids = sorted({email_id for _, email_id in wanted})
         contact_ids = sorted({contact_id for contact_id, _ in wanted})
-        emails_in = ", ".join([m] * len(email_ids))
-        contacts_in = ", ".join([m] * len(contact_ids))
-        lock = "" if dialect == "sqlite" else " FOR SHARE OF a"
+        if dialect == "sqlite":
+            emails_in = "IN (" + ", ".join([m] * len(email_ids)) + ")"
+            contacts_in = "IN (" + ", ".join([m] * len(contact_ids)) + ")"
+            lock = ""
+            params: tuple[Any, ...] = (TRACKING_CONSENT, *email_ids, *contact_ids)
+        else:
+            # Array parameters: one statement text, planned once per connection.
+            emails_in = contacts_in = "= ANY(%s)"
+            lock = " FOR SHARE OF a"
+            params = (TRACKING_CONSENT, email_ids, contact_ids)
         # Only placeholders and our own table names are formatted in; values are
         # parameters.
         statement = (
@@ -78,10 +85,10 @@ class ConsentAgreementPolicy:
             f"JOIN {ConsentAgreement.__tablename__} a ON a.consent_id = COALESCE("
             f"e.tracking_consent_id, (SELECT c.id FROM {Consent.__tablename__} c "
             f"WHERE c.code_name = {m})) "
-            f"WHERE e.id IN ({emails_in}) AND a.contact_id IN ({contacts_in}) "
+            f"WHERE e.id {emails_in} AND a.contact_id {contacts_in} "
             f"AND a.revoked_at IS NULL AND a.given_at <= {m}{lock}"
         )
-        params = (TRACKING_CONSENT, *email_ids, *contact_ids, driver_time(dialect, at))
+        params += (driver_time(dialect, at),)
         result: dict[Subject, int | None] = {}
         for contact_id, email_id, consent_id in conn.exec_driver_sql(statement, params):
             if (contact_id, email_id) in wanted:

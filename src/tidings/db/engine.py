@@ -26,8 +26,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
-    """Create an engine for ``url`` (SQLite or PostgreSQL)."""
+def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` (SQLite or PostgreSQL). ``pre_ping`` tests a
+    PostgreSQL connection on each checkout (one round trip); a process that
+    invalidates connections itself on disconnect errors can do without."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -53,7 +55,9 @@ def make_engine(url: str, *, pool_size: int = 10, **kwargs: Any) -> Engine:
         return engine
     if kwargs.pop("null_pool", False):
         return create_engine(url, poolclass=NullPool, **kwargs)
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, **kwargs)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=20, pool_pre_ping=pre_ping, **kwargs
+    )
 
 
 class BackgroundCheckpoints:

@@ -61,6 +61,17 @@ class _Statements:
         m = "?" if dialect == "sqlite" else "%s"
         self.mark = m
         self.dialect = dialect
+        self.sqlite = dialect == "sqlite"
+        # PostgreSQL: fixed texts with array parameters, prepared once per connection.
+        self.contacts_any = (
+            f"SELECT id, contact_id FROM {DELIVERIES.name} "  # noqa: S608
+            "WHERE id = ANY(%s) AND contact_id IS NOT NULL"
+        )
+        self.markers_unnest = (
+            f"INSERT INTO {MARKERS.name} (email_id, kind, link_id, recipient_key) "  # noqa: S608
+            "SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bytea[]) "
+            "ON CONFLICT DO NOTHING RETURNING email_id, kind, link_id, recipient_key"
+        )
         # Only placeholders and our own table and column names are formatted into
         # these statements; every value is a parameter.
         self.events = (
@@ -112,29 +123,41 @@ MARKER_CHUNK = 2000  # rows per statement; 4 parameters each stays under every l
 def _new_markers(cur: Any, sql: _Statements, markers: list[Marker]) -> set[Marker]:
     """Insert the markers not seen before; returns those that were new."""
     fresh: set[Marker] = set()
-    m = sql.mark
-    for start in range(0, len(markers), MARKER_CHUNK):
-        chunk = markers[start : start + MARKER_CHUNK]
-        values = ", ".join([f"({m}, {m}, {m}, {m})"] * len(chunk))
-        statement = (
-            f"INSERT INTO {MARKERS.name} (email_id, kind, link_id, recipient_key) "  # noqa: S608
-            f"VALUES {values} ON CONFLICT DO NOTHING "
-            "RETURNING email_id, kind, link_id, recipient_key"
-        )
-        params = tuple(value for marker in chunk for value in marker)
-        cur.execute(statement, params)
-        for row in cur.fetchall():
-            fresh.add((row[0], row[1], row[2], bytes(row[3])))
+    if not markers:
+        return fresh
+    if not sql.sqlite:
+        # One statement text for every batch (arrays, not a VALUES list of the
+        # batch's length), so PostgreSQL plans it once per connection.
+        columns = [list(column) for column in zip(*markers, strict=True)]
+        cur.execute(sql.markers_unnest, columns)
+        rows = cur.fetchall()
+    else:
+        rows = []
+        for start in range(0, len(markers), MARKER_CHUNK):
+            chunk = markers[start : start + MARKER_CHUNK]
+            values = ", ".join(["(?, ?, ?, ?)"] * len(chunk))
+            statement = (
+                f"INSERT INTO {MARKERS.name} (email_id, kind, link_id, recipient_key) "  # noqa: S608
+                f"VALUES {values} ON CONFLICT DO NOTHING "
+                "RETURNING email_id, kind, link_id, recipient_key"
+            )
+            cur.execute(statement, tuple(value for marker in chunk for value in marker))
+            rows += cur.fetchall()
+    for row in rows:
+        fresh.add((row[0], row[1], row[2], bytes(row[3])))
     return fresh
 
 
 def _contacts_of(cur: Any, sql: _Statements, delivery_ids: list[int]) -> dict[int, int]:
     """Contact id per delivery (deliveries whose contact was erased have none)."""
-    statement = (
-        f"SELECT id, contact_id FROM {DELIVERIES.name} "  # noqa: S608
-        f"WHERE id IN {sql.in_list(len(delivery_ids))} AND contact_id IS NOT NULL"
-    )
-    cur.execute(statement, tuple(delivery_ids))
+    if sql.sqlite:
+        statement = (
+            f"SELECT id, contact_id FROM {DELIVERIES.name} "  # noqa: S608
+            f"WHERE id IN {sql.in_list(len(delivery_ids))} AND contact_id IS NOT NULL"
+        )
+        cur.execute(statement, tuple(delivery_ids))
+    else:
+        cur.execute(sql.contacts_any, (delivery_ids,))
     return dict(cur.fetchall())
 
 
@@ -160,6 +183,8 @@ def apply_batch(
         # As SQLAlchemy would have raised it, so the writer tells a refused batch
         # (split and retry) from a transient failure (retry) the same way.
         lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        if lost:
+            conn.invalidate()  # the pool must not hand this connection out again
         raise DBAPIError.instance(None, None, exc, dbapi_error, lost) from exc
 
 

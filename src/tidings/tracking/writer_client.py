@@ -54,6 +54,7 @@ class RemoteWriter:
         self._transport: asyncio.Transport | None = None
         self._protocol: _AckProtocol | None = None
         self._connecting: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[int, asyncio.Future[None]] = {}
         self._outbox: list[wire.EventTuple] = []
         self._flush_scheduled = False
@@ -72,9 +73,9 @@ class RemoteWriter:
 
     async def record(self, event: TrackedEvent) -> None:
         """Store ``event``; returns once the writer process has committed it."""
-        if self._transport is None:
-            await self._connect()
         loop = asyncio.get_running_loop()
+        if self._transport is None or self._loop is not loop:
+            await self._connect(loop)
         self._seq += 1
         seq = self._seq
         waiter: asyncio.Future[None] = loop.create_future()
@@ -102,13 +103,18 @@ class RemoteWriter:
         self._in_flight += len(outbox)
         self._transport.write(wire.frame(outbox))
 
-    async def _connect(self) -> None:
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is not loop:
+            # A connection belongs to the event loop that made it (tests and tools
+            # may run several loops one after the other).
+            self.disconnect(WriterUnavailable("the event loop changed"))
+            self._loop = loop
+            self._connecting = None
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:
             if self._transport is not None:
                 return
-            loop = asyncio.get_running_loop()
             try:
                 if not self.process.alive():
                     await asyncio.to_thread(self.process.ensure_running)
@@ -149,10 +155,13 @@ class RemoteWriter:
         transport, self._transport, self._protocol = self._transport, None, None
         self._in_flight = 0
         self._outbox = []  # their requests fail below; they are not sent later
+        self._flush_scheduled = False
+        # A closed event loop (RuntimeError) has nobody left to wake.
         if transport is not None:
             with contextlib.suppress(RuntimeError):
                 transport.close()
         pending, self._pending = self._pending, {}
         for waiter in pending.values():
             if not waiter.done():
-                waiter.set_exception(error)
+                with contextlib.suppress(RuntimeError):
+                    waiter.set_exception(error)

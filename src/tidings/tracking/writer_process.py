@@ -93,7 +93,9 @@ def serve_writer(
     """
     from tidings.runtime import Runtime
 
-    runtime = Runtime(settings)
+    # No ping per checkout: a batch that finds its connection lost invalidates it
+    # and is retried on a new one (``apply_batch``, ``EventWriter``).
+    runtime = Runtime(settings, pre_ping=False)
     checkpoints = None
     if runtime.is_sqlite:
         # The writer walks randomly-keyed indexes (unique markers, activities by
