@@ -18,7 +18,6 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
 from tests.support import world
 from tests.support.smtp import SmtpServer, SmtpSink
@@ -26,7 +25,6 @@ from tidings.config import Settings
 from tidings.emails import links
 from tidings.runtime import Runtime
 from tidings.sending.compose import Composer, MailoutSpec, NotComposed, Outgoing, Recipient
-from tidings.sending.models import Delivery
 from tidings.sending.renderer import MAX_RESTARTS, RenderPool
 from tidings.sending.runner import MailoutRunner
 from tidings.sending.service import start_mailout
@@ -248,16 +246,6 @@ def test_render_process_exits_when_the_runner_process_is_killed(tmp_path: Path) 
 RECIPIENTS = 600
 
 
-def _statuses(runtime: Runtime, mailout_id: int) -> dict[str, int]:
-    with runtime.session() as session:
-        rows = session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.mailout_id == mailout_id)
-            .group_by(Delivery.status)
-        ).all()
-    return {str(status): int(n) for status, n in rows}
-
-
 def test_mailout_survives_its_render_process_being_killed(
     runtime: Runtime, settings: Settings
 ) -> None:
@@ -295,4 +283,4 @@ def test_mailout_survives_its_render_process_being_killed(
     assert runner.passes == 1
     counts = sink.per_recipient()
     assert counts == {f"person{i}@example.com": 1 for i in range(RECIPIENTS)}
-    assert _statuses(runtime, mailout_id) == {"sent": RECIPIENTS}
+    assert world.delivery_statuses(runtime, mailout_id) == {"sent": RECIPIENTS}

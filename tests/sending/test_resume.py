@@ -38,14 +38,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from tests.support import world
 from tests.support.smtp import SmtpServer, SmtpSink
 from tidings.config import Settings
 from tidings.runtime import Runtime
-from tidings.sending.models import Delivery, Mailout
+from tidings.sending.models import Mailout
 from tidings.sending.runner import MailoutRunner
 from tidings.sending.service import start_mailout
 
@@ -74,14 +74,6 @@ class GatedSink(SmtpSink):
 
     def __post_init__(self) -> None:
         self.gate.set()
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        session.host_name = hostname
-        if self.pipelining:
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
-        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -224,16 +216,6 @@ def _mailout_status(runtime: Runtime, mailout_id: int) -> str:
         return str(session.scalar(select(Mailout.status).where(Mailout.id == mailout_id)))
 
 
-def _delivery_statuses(runtime: Runtime, mailout_id: int) -> dict[str, int]:
-    with runtime.session() as session:
-        rows = session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.mailout_id == mailout_id)
-            .group_by(Delivery.status)
-        ).all()
-    return {str(status): int(n) for status, n in rows}
-
-
 def _kill_first_worker(
     mode: str, sink: GatedSink, workers: list[Worker], database_url: str, kill_after: int
 ) -> None:
@@ -321,7 +303,7 @@ def test_sigkill_mid_mailout_then_resume_sends_each_recipient_once(
         for worker in workers:
             worker.kill()
 
-    statuses = _delivery_statuses(runtime, mailout_id)
+    statuses = world.delivery_statuses(runtime, mailout_id)
     logs = "\n".join(w.tail() for w in workers)
     counts = sink.per_recipient()
     expected = {f"person{i}@example.com" for i in range(RECIPIENTS)}
@@ -371,4 +353,4 @@ def test_two_runners_racing_on_one_mailout_send_each_message_once(
     counts = sink.per_recipient()
     assert set(counts.values()) == {1} and len(counts) == 150
     assert first.claims + second.claims == 150
-    assert _delivery_statuses(runtime, mailout_id) == {"sent": 150}
+    assert world.delivery_statuses(runtime, mailout_id) == {"sent": 150}

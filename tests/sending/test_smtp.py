@@ -72,16 +72,7 @@ class ScriptedSink(SmtpSink):
     the envelope arrived in one write (pipelined)."""
 
     data_answers: dict[str, str] = field(default_factory=dict)
-    pipelining: bool = False
     pipelined: list[bool] = field(default_factory=list)
-
-    async def handle_EHLO(
-        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
-    ) -> list[str]:
-        session.host_name = hostname
-        if self.pipelining:
-            return [*responses[:-1], "250-PIPELINING", responses[-1]]
-        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any

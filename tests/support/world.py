@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts
 from tidings.emails import service as emails
 from tidings.lists import service as lists
+from tidings.runtime import Runtime
+from tidings.sending.models import Delivery
 
 LINKS_HTML = """<html><body>
 <p>Hi {{ contact.first_name or "there" }}!</p>
@@ -64,3 +67,14 @@ def build(
         recipient_list_id=recipient_list.id,
     )
     return World(list_id=recipient_list.id, email_id=email.id, consenting=agreed, anonymous=others)
+
+
+def delivery_statuses(runtime: Runtime, mailout_id: int) -> dict[str, int]:
+    """How many deliveries of a mailout are in each status."""
+    with runtime.session() as session:
+        rows = session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.mailout_id == mailout_id)
+            .group_by(Delivery.status)
+        ).all()
+    return {str(status): int(n) for status, n in rows}

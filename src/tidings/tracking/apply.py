@@ -23,7 +23,7 @@ from tidings.activities.models import Activity, ActivityType
 from tidings.consent.policy import TrackingPolicy
 from tidings.db.base import driver_time
 from tidings.sending.models import Delivery
-from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
+from tidings.stats.models import COUNTER_FIELDS, EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
 from tidings.tracking.models import TrackingEvent, UniqueMarker
 from tidings.tracking.tokens import TokenSigner
@@ -38,16 +38,8 @@ EMAIL_STATS = cast(Table, EmailStats.__table__)
 LINK_STATS = cast(Table, LinkStats.__table__)
 TIMELINE = cast(Table, TimelineBucket.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
-EMAIL_COUNTERS = (
-    "opens_total",
-    "opens_unique",
-    "opens_automated",
-    "clicks_total",
-    "clicks_unique",
-    "clicks_identified",
-    "clicks_anonymous",
-    "clicks_automated",
-)
+# The email counters tracking moves (unsubscribes and complaints are counted elsewhere).
+EMAIL_COUNTERS = tuple(name for name in COUNTER_FIELDS if name.startswith(("opens_", "clicks_")))
 LINK_COUNTERS = ("clicks_total", "clicks_unique", "clicks_automated")
 INFERRED_OPEN = json.dumps({"inferred_from_click": True})
 
