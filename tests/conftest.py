@@ -154,8 +154,12 @@ def api_key(runtime: Runtime) -> str:
 
 
 @pytest.fixture
-def live(settings: Settings, smtp_sink: SmtpSink) -> Iterator[tuple[Runtime, LiveServer]]:
-    """The whole app over real HTTP with in-process workers, sending to ``smtp_sink``."""
+def live(
+    request: pytest.FixtureRequest, settings: Settings, smtp_sink: SmtpSink
+) -> Iterator[tuple[Runtime, LiveServer]]:
+    """The whole app over real HTTP with in-process workers, sending to ``smtp_sink``;
+    tracking events go through the writer process unless the test asks (indirect
+    parameter) for ``"thread"``."""
     from tidings.mailcatcher.server import free_port
     from tidings.web.app import create_app
 
@@ -166,6 +170,7 @@ def live(settings: Settings, smtp_sink: SmtpSink) -> Iterator[tuple[Runtime, Liv
             "base_url": f"http://127.0.0.1:{port}",
             "mailout_recovery_interval": 0.2,
             "smtp_connections": 2,
+            "tracking_writer": getattr(request, "param", "process"),
         }
     )
     rt = Runtime(live_settings)

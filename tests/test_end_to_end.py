@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import world
 from tests.support.live import LiveServer
@@ -30,6 +31,7 @@ def _wait_finished(api: httpx.Client, mailout_id: int, timeout: float = 30) -> d
     raise AssertionError(f"mailout did not finish: {data}")
 
 
+@pytest.mark.parametrize("live", ["process", "thread"], indirect=True)
 def test_send_click_and_count(
     live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink, api_key: str
 ) -> None:
