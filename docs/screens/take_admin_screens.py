@@ -14,34 +14,22 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
-import tempfile
-import threading
 import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import httpx
-import uvicorn
+from instance import CHROMIUM, CHROMIUM_ARGS, serve_instance, sign_in
 from sqlalchemy import func, select
 
 from tidings import demo
-from tidings.config import Settings
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts
-from tidings.db.bootstrap import migrate_and_bootstrap
 from tidings.lists import service as lists
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.runtime import Runtime
-from tidings.web.app import create_app
 from tidings.web.auth.service import create_api_key, create_user
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage",
-]  # fmt: skip
 USER, PASSWORD = "marketing@example.com", "screens-password"
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/150.0 Safari/537.36"
 IMPORT_CSV = (
@@ -54,12 +42,6 @@ IMPORT_CSV = (
     "nina.simone@example.com,Nina,Again,,\n"
     "john.coltrane@example.com,John,Coltrane,,Hamlet\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(runtime: Runtime) -> int:
@@ -128,36 +110,14 @@ def take(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(tempfile.mkdtemp(prefix="tidings-screens-"))
-    port = _free_port()
-    settings = Settings(
-        data_dir=data_dir,
-        base_url=f"http://127.0.0.1:{port}",
-        mailcatcher_port=_free_port(),
-        mailout_recovery_interval=0.2,
-    )
-    migrate_and_bootstrap(settings.resolved_database_url())
-    runtime = Runtime(settings)
-    ada_id = _seed(runtime)
-    app = create_app(runtime, workers=True, mailcatcher=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = settings.resolved_base_url()
-    try:
+    with serve_instance(
+        "tidings-screens-", _seed, mailcatcher=True, mailout_recovery_interval=0.2
+    ) as (runtime, base, ada_id):
         _click_links(runtime, base)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             _shoot(browser, base, out, ada_id)
             browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        runtime.close()
 
 
 def _shoot(browser: object, base: str, out: Path, ada_id: int) -> None:
@@ -166,10 +126,7 @@ def _shoot(browser: object, base: str, out: Path, ada_id: int) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(f"{base}/login")
     page.screenshot(path=out / "login.png")
-    page.fill("input[name=email]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, base, USER, PASSWORD)
 
     def shot(path: str, name: str, full: bool = True) -> None:
         page.goto(base + path)
@@ -208,11 +165,7 @@ def _shoot(browser: object, base: str, out: Path, ada_id: int) -> None:
         viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True
     )
     mobile = phone.new_page()
-    mobile.goto(f"{base}/login")
-    mobile.fill("input[name=email]", USER)
-    mobile.fill("input[name=password]", PASSWORD)
-    mobile.click("button[type=submit]")
-    mobile.wait_for_load_state()
+    sign_in(mobile, base, USER, PASSWORD)
     mobile.goto(f"{base}/contacts/{ada_id}")
     mobile.wait_for_load_state("networkidle")
     mobile.screenshot(path=out / "contacts-detail-phone.png", full_page=True)

@@ -14,44 +14,25 @@ rebuilt; and the builder and a group page at 390 px, like a phone.
 from __future__ import annotations
 
 import argparse
-import socket
-import tempfile
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import uvicorn
+from instance import CHROMIUM, CHROMIUM_ARGS, serve_instance, sign_in
 from sqlalchemy import select
 
 from tidings import demo
 from tidings.activities.models import Activity
-from tidings.config import Settings
 from tidings.consent.models import ConsentAgreement
-from tidings.db.bootstrap import migrate_and_bootstrap
 from tidings.emails import service as emails
 from tidings.groups import service as groups
 from tidings.runtime import Runtime
-from tidings.web.app import create_app
 from tidings.web.auth.service import create_user
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage",
-]  # fmt: skip
 USER, PASSWORD = "marketing@example.com", "screens-password"
 OCTOBER_HTML = """<html><body><h1>October news</h1>
 <p><a href="https://example.com/pricing?utm_campaign=october">Our pricing</a></p>
 <p><a href="https://example.com/webinar">Join the webinar</a></p></body></html>"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(runtime: Runtime) -> dict[str, int]:
@@ -165,24 +146,7 @@ def take(out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    data_dir = Path(tempfile.mkdtemp(prefix="tidings-group-screens-"))
-    port = _free_port()
-    settings = Settings(
-        data_dir=data_dir, base_url=f"http://127.0.0.1:{port}", mailcatcher_port=_free_port()
-    )
-    migrate_and_bootstrap(settings.resolved_database_url())
-    runtime = Runtime(settings)
-    ids = _seed(runtime)
-    app = create_app(runtime, workers=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = settings.resolved_base_url()
-    try:
+    with serve_instance("tidings-group-screens-", _seed) as (runtime, base, ids):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             desk = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -211,18 +175,10 @@ def take(out: Path) -> None:
             )
             phone.close()
             browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        runtime.close()
 
 
 def _sign_in(page: Any, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    sign_in(page, base, USER, PASSWORD)
 
 
 def _shot(page: Any, url: str, path: Path) -> None:

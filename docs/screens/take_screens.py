@@ -11,36 +11,26 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import uvicorn
+from instance import CHROMIUM, CHROMIUM_ARGS, serve_instance, sign_in
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 
 from tidings import demo
-from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults, migrate_and_bootstrap
+from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.mailcatcher.inbox import show_message
 from tidings.mailcatcher.models import CaughtMessage
-from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime
 from tidings.sending import service as sending
 from tidings.sending.models import Mailout
-from tidings.web.app import create_app
 from tidings.web.auth.service import create_user
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
 USER, PASSWORD = "demo@example.com", "tidings-demo"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage",
-]  # fmt: skip
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 SCANNER = {"User-Agent": "Mozilla/5.0 (compatible; SafeLinks scanner)"}
 TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')
@@ -122,10 +112,7 @@ def interact(runtime: Runtime) -> None:
 
 def shoot(page: Page, base: str, email_id: int, draft_id: int) -> None:
     """Every screenshot, wide then phone."""
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    sign_in(page, base, USER, PASSWORD)
     page.wait_for_url(f"{base}/emails")
     shots = [
         ("emails-list", "/emails", "table.emails"),
@@ -155,37 +142,17 @@ def shoot(page: Page, base: str, email_id: int, draft_id: int) -> None:
 
 def main() -> None:
     """Run the app, make the data, take the screenshots, stop."""
-    data_dir = Path(tempfile.mkdtemp(prefix="tidings-screens-"))
-    port = free_port()
-    settings = Settings(
-        data_dir=data_dir,
-        base_url=f"http://127.0.0.1:{port}",
-        mailcatcher_port=free_port(),
-        mailout_recovery_interval=0.2,
-    )
-    migrate_and_bootstrap(settings.resolved_database_url())
-    runtime = Runtime(settings)
-    email_id, draft_id = seed(runtime)
-    app = create_app(runtime, workers=True, mailcatcher=True)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
+    with serve_instance(
+        "tidings-screens-", seed, mailcatcher=True, mailout_recovery_interval=0.2
+    ) as (runtime, base, (email_id, draft_id)):
         wait_sent(runtime)
         interact(runtime)
         OUT.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            shoot(page, settings.resolved_base_url(), email_id, draft_id)
+            shoot(page, base, email_id, draft_id)
             browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        runtime.close()
 
 
 if __name__ == "__main__":
