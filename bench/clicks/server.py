@@ -18,6 +18,7 @@ import argparse
 import uvicorn
 
 from tidings.config import get_settings
+from tidings.gc_tuning import tune_for_serving
 from tidings.runtime import Runtime
 from tidings.tracking.events import TrackedEvent
 from tidings.web.app import asgi_entry, create_app
@@ -42,6 +43,7 @@ def main() -> None:
     app = create_app(runtime, workers=False, mailcatcher=False)
     if args.mode == "baseline":
         app.state.writer = NullWriter()
+    tune_for_serving()  # as ``tidings serve`` does, in both modes
     uvicorn.run(
         asgi_entry(app),
         host="127.0.0.1",

@@ -65,6 +65,7 @@ def serve(
     """Run the web server (admin, API, tracking), with in-process workers by default."""
     import uvicorn
 
+    from tidings.gc_tuning import tune_for_serving
     from tidings.web.app import asgi_entry, create_app
 
     settings = get_settings()
@@ -75,6 +76,7 @@ def serve(
     runtime = _runtime(settings)
     application = create_app(runtime, workers=workers, mailcatcher=not settings.smtp_url)
     console.print(f"Tidings listening on [bold]http://{settings.host}:{settings.port}[/bold]")
+    tune_for_serving()
     uvicorn.run(
         asgi_entry(application),
         host=settings.host,

@@ -67,15 +67,26 @@ class BackgroundCheckpoints:
     The tracking writer commits hundreds of small batches a second; a checkpoint in
     its commit (copy the WAL into the database file, then fsync) held every waiting
     click for milliseconds. Here the engine's connections stop checkpointing, and a
-    thread runs a passive checkpoint (it never blocks writers) every ``interval``
-    seconds. Under sustained load a passive checkpoint never catches up with the
-    frames written meanwhile, so the WAL would only grow: past ``restart_bytes`` of
-    frames, a restarting checkpoint copies the few frames the passive one left, waiting
-    for the writer of the moment, and the WAL starts again from its beginning.
+    thread runs a passive checkpoint every ``interval`` seconds. A passive checkpoint
+    never blocks writers, and so under sustained load it never quite catches up with
+    the frames written meanwhile: the WAL would only grow. Past ``restart_bytes`` of
+    frames the thread passes again over the few frames written during its last pass,
+    then asks the writer for one last short pass between two of its transactions
+    (``between_transactions``), which leaves nothing behind: the writer's next
+    transaction starts the WAL from its beginning. An idle writer does not answer;
+    then the thread makes that pass itself.
+
+    The writer spends only that last pass (a few frames and two small fsyncs). A
+    RESTART checkpoint would instead hold SQLite's write lock while it runs, and the
+    writer, refused, would sleep in SQLite's busy handler for tens of milliseconds.
     """
 
+    CATCH_UP_PASSES = 4
+    FEW_FRAMES = 64
+    WRITER_WAIT = 0.5  # seconds the thread waits for the writer to make the last pass
+
     def __init__(
-        self, engine: Engine, *, interval: float = 0.5, restart_bytes: int = 16 * 1024 * 1024
+        self, engine: Engine, *, interval: float = 0.5, restart_bytes: int = 64 * 1024 * 1024
     ) -> None:
         self.interval = interval
         self.restart_bytes = restart_bytes
@@ -84,12 +95,20 @@ class BackgroundCheckpoints:
             raise ValueError("background checkpoints are for SQLite databases")
         self.path = database
         self.checkpoints = 0
+        self.restarts = 0  # last passes that left the whole WAL copied
+        self._conn: sqlite3.Connection | None = None
+        self._conn_lock = threading.Lock()
+        self._due = False
+        self._passed = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         event.listen(engine, "connect", _no_autocheckpoint)
 
     def start(self) -> None:
         """Start the checkpoint thread."""
+        self._conn = sqlite3.connect(
+            self.path, timeout=30, isolation_level=None, check_same_thread=False
+        )
         self._thread = threading.Thread(target=self._run, name="tidings-checkpoints", daemon=True)
         self._thread.start()
 
@@ -99,26 +118,69 @@ class BackgroundCheckpoints:
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def between_transactions(self) -> None:
+        """The writer calls this between two of its transactions: when a last pass is
+        due, it runs here, while the writer writes nothing."""
+        if self._due:
+            with self._conn_lock:
+                if self._due:
+                    self._last_pass()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        try:
-            while True:
-                stopping = self._stop.wait(self.interval)
-                try:
-                    _, logged, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if stopping or logged * page_size > self.restart_bytes:
-                        # Copies what the passive one left (little), then lets the
-                        # next commit start the WAL from its beginning again.
-                        conn.execute("PRAGMA wal_checkpoint(RESTART)")
-                    self.checkpoints += 1
-                except sqlite3.Error as exc:
-                    log.warning("checkpoint failed: %s", exc)
+        assert self._conn is not None
+        page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        while True:
+            stopping = self._stop.wait(self.interval)
+            try:
                 if stopping:
+                    with self._conn_lock:
+                        self._conn.execute("PRAGMA wal_checkpoint(RESTART)")
+                    self.checkpoints += 1
                     return
+                logged, _ = self._passive()
+                if logged * page_size > self.restart_bytes:
+                    self._catch_up(logged)
+                self.checkpoints += 1
+            except sqlite3.Error as exc:
+                log.warning("checkpoint failed: %s", exc)
+
+    def _passive(self) -> tuple[int, int]:
+        """One passive checkpoint: (frames in the WAL, frames copied to the database)."""
+        assert self._conn is not None
+        with self._conn_lock:
+            _, logged, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(logged), int(copied)
+
+    def _catch_up(self, logged: int) -> None:
+        # Each pass copies what was written during the one before: fewer each time.
+        for _ in range(self.CATCH_UP_PASSES):
+            now, _ = self._passive()
+            grown, logged = now - logged, now
+            if grown <= self.FEW_FRAMES:
+                break
+        self._passed.clear()
+        self._due = True
+        if not self._passed.wait(self.WRITER_WAIT):
+            with self._conn_lock:
+                if self._due:
+                    self._last_pass()
+
+    def _last_pass(self) -> None:
+        """The pass that lets the WAL start over; ``_conn_lock`` is held."""
+        assert self._conn is not None
+        self._due = False
+        try:
+            _, logged, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if logged == copied:
+                self.restarts += 1
+        except sqlite3.Error as exc:
+            log.warning("checkpoint failed: %s", exc)
         finally:
-            conn.close()
+            self._passed.set()
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:

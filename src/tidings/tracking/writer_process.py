@@ -33,6 +33,7 @@ from sqlalchemy import event
 
 from tidings.config import Settings
 from tidings.db.engine import BackgroundCheckpoints
+from tidings.gc_tuning import tune_for_serving
 from tidings.tracking import wire
 from tidings.tracking.events import TrackedEvent
 from tidings.tracking.writer import EventWriter, RemoteWaiter, Waiter
@@ -104,6 +105,7 @@ def serve_writer(
         checkpoints = BackgroundCheckpoints(runtime.engine)
         checkpoints.start()
     writer = EventWriter(runtime)
+    tune_for_serving()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(socket_path)
     os.chmod(socket_path, 0o600)
@@ -129,6 +131,8 @@ def serve_writer(
             while batch:
                 writer.write_batch(batch[: writer.batch_max])
                 del batch[: writer.batch_max]
+                if checkpoints is not None:
+                    checkpoints.between_transactions()
     finally:
         for key in list(selector.get_map().values()):
             if key.data is not None:
