@@ -74,8 +74,9 @@ class ConsentAgreementPolicy:
             lock = ""
             params: tuple[Any, ...] = (TRACKING_CONSENT, *email_ids, *contact_ids)
         else:
-            # Array parameters: one statement text, planned once per connection.
-            emails_in = contacts_in = "= ANY(%s)"
+            # Array parameters: one statement text, planned once per connection; in
+            # binary (%b), which psycopg writes faster than the text form.
+            emails_in = contacts_in = "= ANY(%b)"
             lock = " FOR SHARE OF a"
             params = (TRACKING_CONSENT, email_ids, contact_ids)
         # Only placeholders and our own table names are formatted in; values are
