@@ -24,11 +24,15 @@ PENDING_KEY = "groups.changed_contacts"
 BULK_THRESHOLD = 20_000
 
 
-def contacts_changed(session: Session, contact_ids: Iterable[int]) -> None:
+def contacts_changed(
+    session: Session, contact_ids: Iterable[int], *, groups_exist: bool | None = None
+) -> None:
     """Schedule a membership update of these contacts once ``session`` commits.
 
     Does nothing without contact groups, or for a session that has no runtime
-    (``session.info["runtime"]``, set by ``Runtime.session()``).
+    (``session.info["runtime"]``, set by ``Runtime.session()``). A caller that has
+    already asked in this transaction whether any group exists passes the answer as
+    ``groups_exist``; then this touches no database.
     """
     runtime: Runtime | None = session.info.get("runtime")
     ids = {int(cid) for cid in contact_ids}
@@ -37,8 +41,11 @@ def contacts_changed(session: Session, contact_ids: Iterable[int]) -> None:
     pending: set[int] | None = session.info.get(PENDING_KEY)
     if pending is None:
         # A driver statement: the tracking writer asks this for every batch it writes.
-        table = ContactGroup.__tablename__
-        if session.connection().exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None:  # noqa: S608
+        if groups_exist is None:
+            table = ContactGroup.__tablename__
+            found = session.connection().exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1")  # noqa: S608
+            groups_exist = found.first() is not None
+        if not groups_exist:
             return
         pending = set()
         session.info[PENDING_KEY] = pending

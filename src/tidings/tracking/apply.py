@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from tidings.activities.models import Activity, ActivityType
 from tidings.consent.policy import TrackingPolicy
 from tidings.db.base import driver_time
+from tidings.groups.models import ContactGroup
 from tidings.sending.models import Delivery
 from tidings.stats.models import COUNTER_FIELDS, EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
@@ -81,6 +82,7 @@ class _Statements:
             "unnest(%b::bigint[], %b::varchar[], %b::bigint[], %b::bigint[], %b::text[], "
             "%b::text[], %b::bigint[], %b::timestamptz[]) AS u(c, t, e, l, v, d, k, o)"
         )
+        self.groups_exist = f"SELECT 1 FROM {ContactGroup.__tablename__} LIMIT 1"  # noqa: S608
         # Only placeholders and our own table and column names are formatted into
         # these statements; every value is a parameter.
         self.events = (
@@ -133,6 +135,7 @@ class BatchOutcome:
 
     identified_contacts: set[int] = field(default_factory=set)
     activities: int = 0
+    groups_exist: bool = False  # asked in the batch's first round trip
 
 
 def _hour(at: datetime) -> datetime:
@@ -148,11 +151,13 @@ def _fresh(rows: list[Any]) -> set[Marker]:
 
 def _contacts_and_markers(
     cur: Any, sql: _Statements, delivery_ids: list[int], markers: list[Marker]
-) -> tuple[dict[int, int], set[Marker]]:
-    """Contact id per delivery (deliveries whose contact was erased have none), and
-    the markers not seen before, inserted now."""
+) -> tuple[dict[int, int], set[Marker], bool]:
+    """Contact id per delivery (deliveries whose contact was erased have none), the
+    markers not seen before, inserted now, and whether any contact group exists."""
     if not sql.sqlite:
         return _contacts_and_markers_pg(cur, sql, delivery_ids, markers)
+    cur.execute(sql.groups_exist)
+    groups_exist = cur.fetchone() is not None
     statement = (
         f"SELECT id, contact_id FROM {DELIVERIES.name} "  # noqa: S608
         f"WHERE id IN {sql.in_list(len(delivery_ids))} AND contact_id IS NOT NULL"
@@ -170,25 +175,28 @@ def _contacts_and_markers(
         )
         cur.execute(statement, tuple(value for marker in chunk for value in marker))
         rows += cur.fetchall()
-    return contacts, _fresh(rows)
+    return contacts, _fresh(rows), groups_exist
 
 
 def _contacts_and_markers_pg(
     cur: Any, sql: _Statements, delivery_ids: list[int], markers: list[Marker]
-) -> tuple[dict[int, int], set[Marker]]:
-    # Both in one round trip (the transaction's BEGIN too), as fixed statement texts
+) -> tuple[dict[int, int], set[Marker], bool]:
+    # All in one round trip (the transaction's BEGIN too), as fixed statement texts
     # with array parameters, which PostgreSQL plans once per connection.
     connection = cur.connection
-    markers_cur = connection.cursor()
+    markers_cur, groups_cur = connection.cursor(), connection.cursor()
     with connection.pipeline():
+        groups_cur.execute(sql.groups_exist)
         cur.execute(sql.contacts_any, (delivery_ids,))
         if markers:
             columns = [list(column) for column in zip(*markers, strict=True)]
             markers_cur.execute(sql.markers_unnest, columns)
+    groups_exist = groups_cur.fetchone() is not None
     contacts = dict(cur.fetchall())
     fresh = _fresh(markers_cur.fetchall()) if markers else set()
     markers_cur.close()
-    return contacts, fresh
+    groups_cur.close()
+    return contacts, fresh, groups_exist
 
 
 def apply_batch(
@@ -197,18 +205,22 @@ def apply_batch(
     *,
     signer: TokenSigner,
     policy: TrackingPolicy,
+    commit: bool = False,
 ) -> BatchOutcome:
-    """Record ``events``; the caller commits.
+    """Record ``events``; the caller commits the session.
 
     Driver statements on a cursor of the session's own connection (inside its
-    transaction): no ORM or Core bookkeeping per statement.
+    transaction): no ORM or Core bookkeeping per statement. With ``commit`` on
+    PostgreSQL the transaction's COMMIT goes out with the writes, in their round
+    trip; the session's own commit then finds nothing left to do but still runs its
+    after-commit hooks. Nothing that can fail may touch the database after that.
     """
     if not events:
         return BatchOutcome()
     conn = session.connection()
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        return _apply(conn, session, events, signer=signer, policy=policy)
+        return _apply(conn, session, events, signer=signer, policy=policy, commit=commit)
     except dbapi_error as exc:
         # As SQLAlchemy would have raised it, so the writer tells a refused batch
         # (split and retry) from a transient failure (retry) the same way.
@@ -225,6 +237,7 @@ def _apply(
     *,
     signer: TokenSigner,
     policy: TrackingPolicy,
+    commit: bool,
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     sql = _STATEMENTS[conn.dialect.name]
@@ -240,7 +253,7 @@ def _apply(
                 seen_wanted.add(marker)
                 wanted.append(marker)
     delivery_ids = sorted({e.delivery_id for e in events})
-    contacts, fresh = _contacts_and_markers(cur, sql, delivery_ids, wanted)
+    contacts, fresh, outcome.groups_exist = _contacts_and_markers(cur, sql, delivery_ids, wanted)
     subjects = {
         (cid, e.email_id) for e in human if (cid := contacts.get(e.delivery_id)) is not None
     }
@@ -318,6 +331,11 @@ def _apply(
             _insert_rows(cur, sql.activities, sql.activities_unnest, activity_rows, sql.sqlite)
             outcome.activities = len(activity_rows)
         _add_counters(cur, sql, email_deltas, link_deltas, timeline)
+        if commit and pipeline is not None:
+            # A statement, not ``connection.commit()``, which would sync the
+            # pipeline on its own: this way the writes, the COMMIT and its answer
+            # make one round trip.
+            cur.execute("COMMIT")
     cur.close()
     return outcome
 

@@ -196,8 +196,9 @@ class EventWriter:
             try:
                 with self.runtime.session() as session:
                     outcome = apply_batch(
-                        session, events, signer=self.runtime.signer, policy=self.policy
-                    )
+                        session, events, signer=self.runtime.signer, policy=self.policy,
+                        commit=True,
+                    )  # fmt: skip
                     self._after_commit(session, outcome)
                 return outcome, None
             except DBAPIError as exc:
@@ -214,4 +215,7 @@ class EventWriter:
 
     def _after_commit(self, session: Session, outcome: BatchOutcome) -> None:
         if outcome.identified_contacts:
-            contacts_changed(session, sorted(outcome.identified_contacts))
+            # No query: the batch already asked whether any group exists.
+            contacts_changed(
+                session, sorted(outcome.identified_contacts), groups_exist=outcome.groups_exist
+            )
