@@ -59,3 +59,46 @@ def test_markers_keep_their_rows_across_the_sqlite_table_rebuild(database_url: s
         assert "ix_activities_type_time" not in indexes
         assert "ix_activities_type_time_contact" in indexes
     engine.dispose()
+
+
+def test_tracking_rows_lose_their_foreign_keys_and_keep_their_rows(database_url: str) -> None:
+    engine = create_engine(database_url)
+    downgrade(database_url, "0004")
+    with engine.connect() as conn:
+        assert inspect(conn).get_foreign_keys("unique_markers")
+        assert len(inspect(conn).get_foreign_keys("tracking_events")) == 2
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO emails (name, subject, html, prepared_html, sender_name, "
+                "sender_address, purpose, created_at, updated_at) VALUES ('e', 's', 'h', 'h', "
+                "'n', 'a@example.com', 'regular', :at, :at)"
+            ),
+            {"at": datetime.now(UTC)},
+        )
+        email_id = conn.execute(text("SELECT max(id) FROM emails")).scalar_one()
+        conn.execute(
+            text("INSERT INTO unique_markers VALUES (:e, 'o', 0, :k)"),
+            {"e": email_id, "k": b"k" * 16},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tracking_events (email_id, type, occurred_at, automated, "
+                "identified) VALUES (:e, 'open', :at, false, false)"
+            ),
+            {"e": email_id, "at": datetime.now(UTC)},
+        )
+    upgrade(database_url)
+    with engine.connect() as conn:
+        assert inspect(conn).get_foreign_keys("unique_markers") == []
+        assert inspect(conn).get_foreign_keys("tracking_events") == []
+        assert conn.execute(text("SELECT count(*) FROM unique_markers")).scalar_one() == 1
+        assert conn.execute(text("SELECT count(*) FROM tracking_events")).scalar_one() == 1
+        indexes = {ix["name"] for ix in inspect(conn).get_indexes("tracking_events")}
+        assert "ix_tracking_events_email_time" in indexes
+        if engine.dialect.name == "sqlite":
+            sql = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'unique_markers'")
+            ).scalar_one()
+            assert "WITHOUT ROWID" in sql
+    engine.dispose()

@@ -257,19 +257,25 @@ def test_events_across_hours_fill_the_timeline(runtime: Runtime, writer: EventWr
     assert clicks == [2, 1]
 
 
+def _refused(email_id: int, delivery_id: int) -> TrackedEvent:
+    """An event the database refuses: an interaction of no kind (the events' ``type``
+    is NOT NULL)."""
+    return TrackedEvent(
+        kind=None,  # type: ignore[arg-type]
+        delivery_id=delivery_id,
+        email_id=email_id,
+        link_id=None,
+        url=None,
+        occurred_at=utcnow(),
+    )
+
+
 def test_a_failing_batch_reports_unavailable_and_stores_nothing(runtime: Runtime) -> None:
     sent = _sent(runtime, consenting=1, anonymous=0, prefix="fail")
     writer = EventWriter(runtime)
     writer.start()
     try:
-        broken = TrackedEvent(
-            kind=CLICK,
-            delivery_id=sent.consenting[0],
-            email_id=10**9,  # no such email: the database refuses the row
-            link_id=None,
-            url="https://example.com/",
-            occurred_at=utcnow(),
-        )
+        broken = _refused(sent.email_id, sent.consenting[0])
         with pytest.raises(WriterUnavailable):
             writer.record_blocking(broken, timeout=30)
         # The writer lives on and stores the next events.
@@ -282,14 +288,7 @@ def test_a_failing_batch_reports_unavailable_and_stores_nothing(runtime: Runtime
 
 def test_one_bad_event_does_not_fail_its_batch_mates(runtime: Runtime, writer: EventWriter) -> None:
     sent = _sent(runtime, consenting=1, anonymous=1, prefix="mates")
-    broken = TrackedEvent(
-        kind=CLICK,
-        delivery_id=sent.anonymous[0],
-        email_id=10**9,
-        link_id=None,
-        url="https://example.com/",
-        occurred_at=utcnow(),
-    )
+    broken = _refused(sent.email_id, sent.anonymous[0])
     good = [_click(sent, sent.consenting[0], 1), _click(sent, sent.anonymous[0], 2)]
 
     async def main() -> list[BaseException | None]:

@@ -106,6 +106,9 @@ def update(*, session: Session, email: Email, changes: dict[str, Any]) -> Email:
         setattr(email, key, value)
     if content_changed:
         email.prepared_html, _ = link_markup.prepare(html)
+        # Only an email without a mailout gets here: no token to these links exists,
+        # so no tracking event or marker refers to them (those tables have no foreign
+        # keys to clean up after them).
         for link in links(session=session, email_id=email.id):
             session.delete(link)
         session.flush()
