@@ -61,12 +61,13 @@ def test_markers_keep_their_rows_across_the_sqlite_table_rebuild(database_url: s
     engine.dispose()
 
 
-def test_tracking_rows_lose_their_foreign_keys_and_keep_their_rows(database_url: str) -> None:
+def test_tracking_rows_keep_only_the_contact_foreign_key(database_url: str) -> None:
     engine = create_engine(database_url)
     downgrade(database_url, "0004")
     with engine.connect() as conn:
         assert inspect(conn).get_foreign_keys("unique_markers")
         assert len(inspect(conn).get_foreign_keys("tracking_events")) == 2
+        assert len(inspect(conn).get_foreign_keys("activities")) == 4
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -92,6 +93,14 @@ def test_tracking_rows_lose_their_foreign_keys_and_keep_their_rows(database_url:
     with engine.connect() as conn:
         assert inspect(conn).get_foreign_keys("unique_markers") == []
         assert inspect(conn).get_foreign_keys("tracking_events") == []
+        kept = inspect(conn).get_foreign_keys("activities")
+        assert [(fk["constrained_columns"], fk["referred_table"]) for fk in kept] == [
+            (["contact_id"], "contacts")
+        ]
+        activity_indexes = {ix["name"] for ix in inspect(conn).get_indexes("activities")}
+        assert {"ix_activities_contact_time", "ix_activities_type_time_contact"} <= (
+            activity_indexes
+        )
         assert conn.execute(text("SELECT count(*) FROM unique_markers")).scalar_one() == 1
         assert conn.execute(text("SELECT count(*) FROM tracking_events")).scalar_one() == 1
         indexes = {ix["name"] for ix in inspect(conn).get_indexes("tracking_events")}

@@ -4,9 +4,9 @@ No row here holds a contact id, IP address or user agent (B1): an identified
 interaction is linked to its contact only through its activity row.
 
 Neither table has foreign keys (migration 0005): checking the email and link of every
-row cost the tracking writer an eighth of its database time, and they never act, since
-emails are never deleted and links are replaced only before an email's first mailout.
-Code that one day deletes an email or a sent link deletes these rows with it.
+row cost the tracking writer a good part of its database time, and they never act,
+since emails are never deleted and links are replaced only before an email's first
+mailout. Code that one day deletes an email or a sent link deletes these rows with it.
 """
 
 from __future__ import annotations
