@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
+from tidings.db import pg_arrays
 from tidings.db.base import driver_time
 from tidings.emails.models import Email
 
@@ -74,11 +75,11 @@ class ConsentAgreementPolicy:
             lock = ""
             params: tuple[Any, ...] = (TRACKING_CONSENT, *email_ids, *contact_ids)
         else:
-            # Array parameters: one statement text, planned once per connection; in
-            # binary (%b), which psycopg writes faster than the text form.
-            emails_in = contacts_in = "= ANY(%b)"
+            # Array parameters: one statement text, planned once per connection; each
+            # array one text literal, which psycopg passes on faster than a list.
+            emails_in = contacts_in = "= ANY(%s::bigint[])"
             lock = " FOR SHARE OF a"
-            params = (TRACKING_CONSENT, email_ids, contact_ids)
+            params = (TRACKING_CONSENT, pg_arrays.ints(email_ids), pg_arrays.ints(contact_ids))
         # Only placeholders and our own table names are formatted in; values are
         # parameters.
         statement = (
