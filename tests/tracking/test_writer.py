@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.support import world
 from tidings.activities.models import Activity
@@ -21,8 +21,9 @@ from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
 from tidings.stats.models import COUNTER_FIELDS, EmailStats, LinkStats
+from tidings.tracking.apply import KnownMarkers
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
-from tidings.tracking.models import TrackingEvent
+from tidings.tracking.models import TrackingEvent, UniqueMarker
 from tidings.tracking.writer import EventWriter, WriterUnavailable
 
 
@@ -322,3 +323,59 @@ def test_stop_writes_what_is_queued(runtime: Runtime) -> None:
     asyncio.run(main())
     assert results == [None] * 20
     assert _counters(runtime, sent)["events"] == 20
+
+
+def test_markers_known_to_exist_are_not_inserted_again(
+    runtime: Runtime, writer: EventWriter
+) -> None:
+    sent = _sent(runtime, consenting=0, anonymous=1, prefix="known")
+    recipient = sent.anonymous[0]
+    writer.start()
+    writer.record_blocking(_click(sent, recipient, 1))
+    assert len(writer.known_markers) == 3  # opened, clicked, clicked link 1
+    # Markers are never deleted; were they, the writer would still take them as
+    # there: the second click of the same link counts as a repeat, not a first.
+    with runtime.session() as session:
+        session.execute(delete(UniqueMarker).where(UniqueMarker.email_id == sent.email_id))
+    writer.record_blocking(_click(sent, recipient, 1))
+    counters = _counters(runtime, sent)
+    assert (counters["clicks_total"], counters["clicks_unique"], counters["opens_unique"]) == (
+        2,
+        1,
+        1,
+    )
+    assert counters["link1"] == (2, 1, 0)
+    with runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(UniqueMarker)) == 0
+
+
+def test_a_refused_batch_leaves_its_markers_unknown(runtime: Runtime, writer: EventWriter) -> None:
+    sent = _sent(runtime, consenting=0, anonymous=2, prefix="unknown")
+    good, refused = sent.anonymous
+    events = [_click(sent, good, 1), _refused(sent.email_id, refused)]
+
+    async def main() -> list[BaseException | None]:
+        tasks = [asyncio.ensure_future(writer.record(e)) for e in events]
+        await asyncio.sleep(0)
+        writer.start()
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    results = asyncio.run(main())
+    assert results[0] is None and isinstance(results[1], WriterUnavailable)
+    key = runtime.signer.recipient_key
+    assert (sent.email_id, "o", 0, key(good)) in writer.known_markers
+    # The refused event's open marker was inserted in a transaction that rolled back.
+    assert (sent.email_id, "o", 0, key(refused)) not in writer.known_markers
+    writer.record_blocking(_open(sent, refused))
+    assert _counters(runtime, sent)["opens_unique"] == 2
+
+
+def test_known_markers_forget_the_oldest_generation() -> None:
+    known = KnownMarkers(limit=2)
+    first = [(1, "o", 0, b"a" * 16), (1, "c", 0, b"a" * 16)]
+    known.add_committed(first)
+    known.add_committed([(1, "o", 0, b"b" * 16)])  # the current generation overflows
+    assert all(marker in known for marker in first)
+    known.add_committed([(1, "o", 0, b"c" * 16), (1, "o", 0, b"d" * 16), (1, "o", 0, b"e" * 16)])
+    assert not any(marker in known for marker in first)
+    assert (1, "o", 0, b"e" * 16) in known

@@ -138,6 +138,42 @@ class BatchOutcome:
     identified_contacts: set[int] = field(default_factory=set)
     activities: int = 0
     groups_exist: bool = False  # asked in the batch's first round trip
+    markers: list[Marker] = field(default_factory=list)  # all exist once committed
+
+
+class KnownMarkers:
+    """Unique markers a writer knows to exist, so it does not insert them again.
+
+    A marker, once committed, is never deleted while its email exists (emails are
+    never deleted; erasure and retention leave markers, which hold no personal data),
+    so a marker seen committed is still there: inserting it again would only find the
+    conflict, which cost PostgreSQL an index probe and a speculative insertion per
+    row. A recipient's open and click markers come back with each of their later
+    interactions; those are the ones this spares. Only committed markers are added
+    (``add_committed``), never those of a batch that rolled back.
+
+    Bounded by two generations of ``limit`` markers each: when the current one is
+    full it becomes the previous one and the oldest are forgotten (at most about
+    25 MB for the default). Another writer process has its own; a marker it does not
+    know is inserted and found to exist, as before.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._current: set[Marker] = set()
+        self._previous: set[Marker] = set()
+
+    def __contains__(self, marker: Marker) -> bool:
+        return marker in self._current or marker in self._previous
+
+    def __len__(self) -> int:
+        return len(self._current) + len(self._previous)
+
+    def add_committed(self, markers: list[Marker]) -> None:
+        """Remember ``markers``, all of them committed."""
+        self._current.update(markers)
+        if len(self._current) > self.limit:
+            self._previous, self._current = self._current, set()
 
 
 def _hour(at: datetime) -> datetime:
@@ -216,8 +252,12 @@ def apply_batch(
     signer: TokenSigner,
     policy: TrackingPolicy,
     commit: bool = False,
+    known: KnownMarkers | None = None,
 ) -> BatchOutcome:
     """Record ``events``; the caller commits the session.
+
+    Markers in ``known`` are taken as existing and not inserted; the outcome lists
+    every marker of the batch, for the caller to add to ``known`` once committed.
 
     Driver statements on a cursor of the session's own connection (inside its
     transaction): no ORM or Core bookkeeping per statement. With ``commit`` on
@@ -230,7 +270,9 @@ def apply_batch(
     conn = session.connection()
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
-        return _apply(conn, session, events, signer=signer, policy=policy, commit=commit)
+        return _apply(
+            conn, session, events, signer=signer, policy=policy, commit=commit, known=known
+        )
     except dbapi_error as exc:
         # As SQLAlchemy would have raised it, so the writer tells a refused batch
         # (split and retry) from a transient failure (retry) the same way.
@@ -248,6 +290,7 @@ def _apply(
     signer: TokenSigner,
     policy: TrackingPolicy,
     commit: bool,
+    known: KnownMarkers | None,
 ) -> BatchOutcome:
     outcome = BatchOutcome()
     sql = _STATEMENTS[conn.dialect.name]
@@ -262,6 +305,9 @@ def _apply(
             if marker not in seen_wanted:
                 seen_wanted.add(marker)
                 wanted.append(marker)
+    outcome.markers = wanted
+    if known is not None:
+        wanted = [marker for marker in wanted if marker not in known]
     delivery_ids = sorted({e.delivery_id for e in events})
     contacts, fresh, outcome.groups_exist = _contacts_and_markers(cur, sql, delivery_ids, wanted)
     subjects = {

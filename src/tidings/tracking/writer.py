@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
 from tidings.groups.hooks import contacts_changed
-from tidings.tracking.apply import BatchOutcome, apply_batch
+from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
 from tidings.tracking.events import TrackedEvent
 
 if TYPE_CHECKING:
@@ -113,6 +113,7 @@ class EventWriter:
         self.policy: TrackingPolicy = policy or ConsentAgreementPolicy()
         self.batch_max = batch_max or runtime.settings.tracking_batch_max
         self.on_committed = on_committed
+        self.known_markers = KnownMarkers()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.batches = 0
@@ -197,9 +198,10 @@ class EventWriter:
                 with self.runtime.session() as session:
                     outcome = apply_batch(
                         session, events, signer=self.runtime.signer, policy=self.policy,
-                        commit=True,
+                        commit=True, known=self.known_markers,
                     )  # fmt: skip
                     self._after_commit(session, outcome)
+                self.known_markers.add_committed(outcome.markers)
                 return outcome, None
             except DBAPIError as exc:
                 error = exc
