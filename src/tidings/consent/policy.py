@@ -91,8 +91,16 @@ class ConsentAgreementPolicy:
             f"AND a.revoked_at IS NULL AND a.given_at <= {m}{lock}"
         )
         params += (driver_time(dialect, at),)
+        # On the driver's own cursor: SQLAlchemy's execution context and result
+        # object cost the tracking writer more than the query did.
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(statement, params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
         result: dict[Subject, int | None] = {}
-        for contact_id, email_id, consent_id in conn.exec_driver_sql(statement, params):
+        for contact_id, email_id, consent_id in rows:
             if (contact_id, email_id) in wanted:
                 result[(contact_id, email_id)] = consent_id
         return result
