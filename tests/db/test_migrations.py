@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, text
 
 from tidings.db.migrate import downgrade, upgrade
 from tidings.db.models import metadata
@@ -27,19 +27,25 @@ def test_schema_matches_models_and_downgrades(database_url: str) -> None:
     engine.dispose()
 
 
+def _an_email(conn: Connection) -> int:
+    """Insert an email row as the schema of the moment allows; its id."""
+    conn.execute(
+        text(
+            "INSERT INTO emails (name, subject, html, prepared_html, sender_name, "
+            "sender_address, purpose, created_at, updated_at) VALUES ('e', 's', 'h', 'h', "
+            "'n', 'a@example.com', 'regular', :at, :at)"
+        ),
+        {"at": datetime.now(UTC)},
+    )
+    email_id: int = conn.execute(text("SELECT max(id) FROM emails")).scalar_one()
+    return email_id
+
+
 def test_markers_keep_their_rows_across_the_sqlite_table_rebuild(database_url: str) -> None:
     engine = create_engine(database_url)
     downgrade(database_url, "0003")
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO emails (name, subject, html, prepared_html, sender_name, "
-                "sender_address, purpose, created_at, updated_at) VALUES ('e', 's', 'h', 'h', "
-                "'n', 'a@example.com', 'regular', :at, :at)"
-            ),
-            {"at": datetime.now(UTC)},
-        )
-        email_id = conn.execute(text("SELECT max(id) FROM emails")).scalar_one()
+        email_id = _an_email(conn)
         conn.execute(
             text("INSERT INTO unique_markers VALUES (:e, 'o', 0, :k), (:e, 'l', 7, :k)"),
             {"e": email_id, "k": b"k" * 16},
@@ -69,15 +75,7 @@ def test_tracking_rows_keep_only_the_contact_foreign_key(database_url: str) -> N
         assert len(inspect(conn).get_foreign_keys("tracking_events")) == 2
         assert len(inspect(conn).get_foreign_keys("activities")) == 4
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO emails (name, subject, html, prepared_html, sender_name, "
-                "sender_address, purpose, created_at, updated_at) VALUES ('e', 's', 'h', 'h', "
-                "'n', 'a@example.com', 'regular', :at, :at)"
-            ),
-            {"at": datetime.now(UTC)},
-        )
-        email_id = conn.execute(text("SELECT max(id) FROM emails")).scalar_one()
+        email_id = _an_email(conn)
         conn.execute(
             text("INSERT INTO unique_markers VALUES (:e, 'o', 0, :k)"),
             {"e": email_id, "k": b"k" * 16},
