@@ -478,10 +478,10 @@ def _add_counters(
         if sql.sqlite:
             cur.executemany(sql.link_stats, link_rows)
         else:
-            link_ids = pg_arrays.ints([row[-1] for row in link_rows])
+            *counters, ids = zip(*link_rows, strict=True)
+            link_ids = pg_arrays.ints(ids)
             cur.execute(sql.link_stats_lock, (link_ids,))
-            columns = [pg_arrays.ints(column) for column in zip(*link_rows, strict=True)]
-            cur.execute(sql.link_stats_unnest, [link_ids, *columns[:-1]])
+            cur.execute(sql.link_stats_unnest, [link_ids, *map(pg_arrays.ints, counters)])
     bucket_rows = [
         (email_id, sql.time(bucket), opens, clicks)
         for (email_id, bucket), (opens, clicks) in sorted(timeline.items())
