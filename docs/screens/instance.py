@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from tidings.assembly.app import create_app
 from tidings.config import Settings
 from tidings.db.bootstrap import migrate_and_bootstrap
 from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime
-from tidings.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

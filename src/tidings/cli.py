@@ -65,8 +65,8 @@ def serve(
     """Run the web server (admin, API, tracking), with in-process workers by default."""
     import uvicorn
 
+    from tidings.assembly.app import asgi_entry, create_app
     from tidings.gc_tuning import tune_for_serving
-    from tidings.web.app import asgi_entry, create_app
 
     settings = get_settings()
     if host:
@@ -91,13 +91,13 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run a worker: job queue consumer and mailout supervisor (scaled-out mode)."""
-    from tidings.jobs import registry
+    from tidings.assembly.workers import register_jobs
     from tidings.jobs.schedule import Scheduler
     from tidings.sending.supervisor import MailoutSupervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runtime = _runtime()
-    registry.load_all()
+    register_jobs()
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()
     scheduler = Scheduler(runtime)
@@ -123,8 +123,8 @@ def demo(
 ) -> None:
     """Migrate, load demo data, send the demo email to the mail catcher and serve."""
     from tidings import demo as demo_data
+    from tidings.auth import service as auth
     from tidings.db.bootstrap import migrate_and_bootstrap
-    from tidings.web.auth import service as auth
 
     settings = get_settings()
     migrate_and_bootstrap(settings.resolved_database_url())
@@ -134,7 +134,7 @@ def demo(
         user_email, password = "demo@example.com", "tidings-demo"
         from sqlalchemy import select
 
-        from tidings.web.auth.models import User
+        from tidings.auth.models import User
 
         if session.scalars(select(User).where(User.email == user_email)).first() is None:
             auth.create_user(session=session, email=user_email, password=password)
@@ -161,7 +161,7 @@ def demo(
 @api_key_app.command("create")
 def api_key_create(name: str = typer.Option(..., "--name", help="What the key is for.")) -> None:
     """Create an API key; the key is printed last, once."""
-    from tidings.web.auth import service as auth
+    from tidings.auth import service as auth
 
     runtime = _runtime()
     try:
@@ -179,7 +179,7 @@ def user_create(
     password: str = typer.Option(..., "--password", prompt=True, hide_input=True),
 ) -> None:
     """Create an admin user who can sign in to the web UI."""
-    from tidings.web.auth import service as auth
+    from tidings.auth import service as auth
 
     runtime = _runtime()
     try:

@@ -1,26 +1,24 @@
-"""Admin UI plumbing: the router factory every admin page uses, and the home page."""
+"""Admin UI plumbing every admin screen uses: the router factory, pages, flash
+messages and redirects.
+
+An admin router gets its protection (signed-in user, CSRF on unsafe methods) from the
+assembly, which includes it as a router of the admin kind (``web.kinds``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from tidings.web.auth.sessions import current_user
-from tidings.web.csrf import csrf_protect, csrf_token
+from tidings.web.csrf import csrf_token
 from tidings.web.pages import render
 
 
 def admin_router(prefix: str = "", **kwargs: Any) -> APIRouter:
-    """A router whose every route needs a signed-in user and, for unsafe methods,
-    a valid CSRF token."""
-    return APIRouter(
-        prefix=prefix,
-        include_in_schema=False,
-        dependencies=[Depends(current_user), Depends(csrf_protect)],
-        **kwargs,
-    )
+    """A router of admin pages (kept out of the API's OpenAPI document)."""
+    return APIRouter(prefix=prefix, include_in_schema=False, **kwargs)
 
 
 FLASH_KEY = "flash"
@@ -59,13 +57,4 @@ def redirect(url: str) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
-router = admin_router()
-
-
-@router.get("/")
-def home() -> Response:
-    """The admin home is the list of emails."""
-    return RedirectResponse("/emails", status_code=303)
-
-
-__all__ = ["admin_router", "flash", "page", "redirect", "router"]
+__all__ = ["admin_router", "flash", "page", "redirect"]

@@ -10,9 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tidings.auth.models import ApiKey, User
 from tidings.db.base import utcnow
 from tidings.errors import Conflict, Invalid, NotFound
-from tidings.web.auth.models import ApiKey, User
 
 KEY_PREFIX = "tdg_"
 _hasher = PasswordHasher()
@@ -69,6 +69,11 @@ def create_user(*, session: Session, email: str, password: str) -> User:
     session.add(user)
     session.flush()
     return user
+
+
+def list_users(*, session: Session) -> list[User]:
+    """Every admin user, oldest first."""
+    return list(session.scalars(select(User).order_by(User.id)))
 
 
 def authenticate(*, session: Session, email: str, password: str) -> User | None:
