@@ -19,6 +19,7 @@ from tidings.tracking.routes import TrackingFastPath
 from tidings.web import errors
 from tidings.web.kinds import include
 from tidings.web.pages import STATIC_DIR, add_template_dir
+from tidings.web.requests import OneSessionPerRequest
 from tidings.web.security import SecurityHeaders
 
 
@@ -60,6 +61,7 @@ def create_app(
         https_only=settings.secure_cookies or runtime.base_url.startswith("https://"),
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(OneSessionPerRequest)
     # Outermost: tracking and unsubscribe requests (public routes) skip everything
     # above that they do not need.
     app.add_middleware(TrackingFastPath)
