@@ -52,6 +52,7 @@ def main() -> None:
         http="httptools",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # as ``tidings serve``
     )
 
 

@@ -85,6 +85,8 @@ def serve(
         http="httptools",
         log_level="warning",
         access_log=False,
+        # Forwarded headers are read by the app, from TIDINGS_TRUSTED_PROXIES only.
+        proxy_headers=False,
     )
 
 
@@ -188,6 +190,61 @@ def user_create(
     except TidingsError as exc:
         _fail(str(exc.detail))
     console.print(f"Created user {user.email}.")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List the admin users: email, created, live sessions."""
+    from tidings.auth import service as auth
+    from tidings.auth import sessions
+
+    runtime = _runtime()
+    with runtime.session() as session:
+        users = auth.list_users(session=session)
+        live = sessions.active_counts(session=session)
+    out = Console(soft_wrap=True)
+    for user in users:
+        created = user.created_at.strftime("%Y-%m-%d %H:%M")
+        out.print(f"{user.email}\tcreated {created}\t{live.get(user.id, 0)} sessions", markup=False)
+    console.print(f"{len(users)} user{'s' if len(users) != 1 else ''}.")
+
+
+@user_app.command("remove")
+def user_remove(email: str = typer.Option(..., "--email")) -> None:
+    """Remove an admin user and end their sessions (never the last user)."""
+    from tidings.auth import service as auth
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            user = auth.find_user(session=session, email=email)
+            auth.remove_user(session=session, user_id=user.id)
+    except TidingsError as exc:
+        _fail(str(exc.detail))
+    console.print(f"Removed user {user.email}; their sessions have ended.")
+
+
+def _new_password() -> str:
+    """A new password from a hidden prompt (typed twice), or stdin's first line."""
+    if sys.stdin.isatty():
+        value: str = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+        return value
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_app.command("password")
+def user_password(email: str = typer.Option(..., "--email")) -> None:
+    """Set a user's password (prompted, or read from stdin) and end their sessions."""
+    from tidings.auth import service as auth
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            user = auth.find_user(session=session, email=email)
+            ended = auth.set_password(session=session, user=user, password=_new_password())
+    except TidingsError as exc:
+        _fail(str(exc.detail))
+    console.print(f"Changed the password of {user.email}; {ended} session(s) ended.")
 
 
 @contacts_app.command("import")

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp
 
 from tidings import __version__
 from tidings.assembly.routers import ROUTERS, TEMPLATE_DIRS
 from tidings.assembly.workers import lifespan, register_jobs, tracking_writer
 from tidings.auth.access import access
-from tidings.auth.throttle import LoginLimiter
 from tidings.config import get_settings
 from tidings.runtime import Runtime
 from tidings.tracking.classifier import Classifier
 from tidings.tracking.routes import TrackingFastPath
 from tidings.web import errors
+from tidings.web.browser import BrowserSessions
+from tidings.web.client import TrustedProxies
 from tidings.web.kinds import include
 from tidings.web.pages import STATIC_DIR, add_template_dir
 from tidings.web.requests import OneSessionPerRequest
@@ -44,7 +45,6 @@ def create_app(
     app.state.writer = writer
     app.state.classifier = Classifier()
     app.state.access = access()
-    app.state.login_limiter = LoginLimiter()
     errors.install(app)
     for path in TEMPLATE_DIRS:
         add_template_dir(path)
@@ -52,19 +52,21 @@ def create_app(
         include(app, entry.router, entry.kind)
 
     settings = runtime.settings
+    # Innermost first; each add wraps the ones before.
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=runtime.secret_key + ":sessions",
-        session_cookie="tidings_session",
+        BrowserSessions,
+        secret=runtime.secret_key + ":sessions",
         max_age=settings.session_max_age,
-        same_site="lax",
         https_only=settings.secure_cookies or runtime.base_url.startswith("https://"),
     )
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(OneSessionPerRequest)
-    # Outermost: tracking and unsubscribe requests (public routes) skip everything
-    # above that they do not need.
+    app.add_middleware(SecurityHeaders)
+    # Tracking and unsubscribe requests (public routes) skip everything above that
+    # they do not need.
     app.add_middleware(TrackingFastPath)
+    if settings.trusted_proxy_networks:
+        # Outermost: every part of the app sees the forwarded client and scheme.
+        app.add_middleware(TrustedProxies, networks=settings.trusted_proxy_networks)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)
@@ -74,7 +76,10 @@ def create_app(
     return app
 
 
-def asgi_entry(app: FastAPI) -> TrackingFastPath:
+def asgi_entry(app: FastAPI) -> ASGIApp:
     """What the server runs: ``app`` with tracking requests sent straight to their
-    routes before FastAPI's own middleware."""
-    return TrackingFastPath(app, owner=app)
+    routes before FastAPI's own middleware (behind trusted proxies, after reading
+    their forwarded headers)."""
+    entry: ASGIApp = TrackingFastPath(app, owner=app)
+    networks = app.state.runtime.settings.trusted_proxy_networks
+    return TrustedProxies(entry, networks=networks) if networks else entry

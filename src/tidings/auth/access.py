@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from tidings.auth import service
-from tidings.auth.routes import session_user
+from tidings.auth.routes import signed_in_user
 from tidings.web.access import Access
 
 
@@ -14,5 +14,5 @@ def _api_key(session: Session, key: str) -> int | None:
 
 
 def access() -> Access:
-    """Signed-in users and API keys as stored by ``auth``."""
-    return Access(api_key=_api_key, user=session_user, login_path="/login")
+    """Signed-in users (server-side sessions) and API keys as stored by ``auth``."""
+    return Access(api_key=_api_key, user=signed_in_user, login_path="/login")

@@ -9,10 +9,12 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from tidings.auth import service
+from tidings.auth import service, sessions
+from tidings.auth.models import User
 from tidings.errors import TidingsError
 from tidings.web.admin import admin_router, flash, page, redirect
-from tidings.web.deps import SessionDep
+from tidings.web.browser import browser_state
+from tidings.web.deps import RuntimeDep, SessionDep, UserDep
 from tidings.web.forms import Id, Text
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -71,8 +73,11 @@ def _users_page(
         "section": "settings",
         "tab": "users",
         "users": service.list_users(session=session),
+        "signed_in": sessions.active_counts(session=session),
         "user_error": None,
         "user_email": "",
+        "remove_error": None,
+        "password_error": None,
     }
     context.update(extra or {})
     return page(request, "auth/users.html", context, status_code=status_code)
@@ -92,7 +97,53 @@ def create_user(
     try:
         user = service.create_user(session=session, email=email, password=password)
     except TidingsError as exc:
-        extra = {"user_error": str(exc.detail).capitalize() + ".", "user_email": email[:320]}
+        extra = {"user_error": _message(exc), "user_email": email[:320]}
         return _users_page(request, session, extra, exc.status_code)
     flash(request, f"User {user.email} can now sign in.")
+    return redirect("/settings/users")
+
+
+def _message(exc: TidingsError) -> str:
+    text = str(exc.detail)
+    return text[:1].upper() + text[1:] + "."
+
+
+@router.post("/users/{user_id}/remove")
+def remove_user(request: Request, user_id: Id, session: SessionDep, me: UserDep) -> Response:
+    """Remove another user; their sessions end at once."""
+    try:
+        removed = service.remove_user(session=session, user_id=user_id, acting_user_id=me.id)
+    except TidingsError as exc:
+        return _users_page(request, session, {"remove_error": _message(exc)}, exc.status_code)
+    flash(request, f"User {removed.email} was removed and signed out everywhere.")
+    return redirect("/settings/users")
+
+
+@router.post("/password")
+def change_password(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    me: UserDep,
+    current_password: Text = "",
+    new_password: Text = "",
+    repeat_password: Text = "",
+) -> Response:
+    """Change one's own password: every session of the user ends, and this browser
+    starts a new one."""
+    assert isinstance(me, User)
+    if new_password != repeat_password:
+        error = "The new password and its repetition differ."
+        return _users_page(request, session, {"password_error": error}, 422)
+    try:
+        service.change_password(
+            session=session, user=me, current=current_password, new=new_password
+        )
+    except TidingsError as exc:
+        return _users_page(request, session, {"password_error": _message(exc)}, exc.status_code)
+    new_id = browser_state(request).new_session_id()
+    sessions.start(
+        session=session, user=me, session_id=new_id, max_age=runtime.settings.session_max_age
+    )
+    flash(request, "Your password was changed; your other sessions have ended.")
     return redirect("/settings/users")

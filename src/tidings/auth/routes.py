@@ -2,46 +2,43 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from tidings.auth import service
+from tidings.auth import service, sessions, throttle
 from tidings.auth.models import User
-from tidings.auth.throttle import LoginLimiter
+from tidings.db.base import utcnow
+from tidings.web.browser import browser_state, session_id
+from tidings.web.client import client_address
 from tidings.web.csrf import csrf_protect, csrf_token
-from tidings.web.deps import SessionDep
+from tidings.web.deps import RuntimeDep, SessionDep
 from tidings.web.pages import render
 
-SESSION_USER = "uid"
-# Not a password: the session key holding a fingerprint of the password hash, so
-# changing the password ends other sessions.
-SESSION_PASSWORD = "pwf"  # noqa: S105
-
-
-def _fingerprint(user: User) -> str:
-    return user.password_hash[-16:]
-
-
-def session_user(request: Request, session: Session) -> User | None:
-    """The user the request's session belongs to, or None."""
-    uid = request.session.get(SESSION_USER)
-    user = session.get(User, uid) if isinstance(uid, int) else None
-    if user is None or request.session.get(SESSION_PASSWORD) != _fingerprint(user):
-        request.session.pop(SESSION_USER, None)
-        return None
-    return user
-
-
 router = APIRouter(include_in_schema=False)
+
+
+def signed_in_user(request: Request, session: Session) -> User | None:
+    """The user whose live session the request's cookie names, or None."""
+    sid = session_id(request)
+    return sessions.user_for(session=session, session_id=sid) if sid else None
 
 
 def _safe_next(value: str | None) -> str:
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
         return value
     return "/"
+
+
+def _in_words(seconds: float) -> str:
+    if seconds < 90:
+        n = max(1, math.ceil(seconds))
+        return f"{n} second{'s' if n != 1 else ''}"
+    n = round(seconds / 60)
+    return f"{n} minute{'s' if n != 1 else ''}"
 
 
 @router.get("/login")
@@ -58,47 +55,50 @@ def login_page(request: Request, next: str | None = None) -> Response:
 def login(
     request: Request,
     session: SessionDep,
+    runtime: RuntimeDep,
     email: Annotated[str, Form(max_length=320)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
+    password: Annotated[str, Form(max_length=service.MAX_PASSWORD)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """Check the password; on success start a new session."""
-    limiter: LoginLimiter = request.app.state.login_limiter
-    client = request.client.host if request.client else "?"
-    keys = (f"ip:{client}", f"email:{email.strip().lower()}")
-    wait = limiter.blocked(*keys)
+    """Check the password; on success start a new server-side session."""
+    key = throttle.throttle_key(runtime.secret_key, client_address(request), email)
+    now = utcnow()
     context = {"next": _safe_next(next), "csrf_token": csrf_token(request), "email": email}
+    wait = throttle.wait(session=session, key=key, now=now)
     if wait:
-        minutes = max(1, round(wait / 60))
+        error = (
+            "Too many failed sign-ins for this address from here. "
+            f"Try again in about {_in_words(wait)}."
+        )
         return render(
             request,
             "auth/login.html",
-            {
-                **context,
-                "error": f"Too many failed sign-ins. Try again in about "
-                f"{minutes} minute{'s' if minutes != 1 else ''}.",
-            },
+            {**context, "error": error},
             status_code=429,
+            headers={"Retry-After": str(math.ceil(wait))},
         )
     user = service.authenticate(session=session, email=email, password=password)
     if user is None:
-        limiter.failed(*keys)
+        throttle.failed(session=session, key=key, now=now)
         return render(
             request,
             "auth/login.html",
             {**context, "error": "Wrong email or password."},
             status_code=401,
         )
-    limiter.succeeded(*keys)
-    request.session.clear()
-    request.session[SESSION_USER] = user.id
-    request.session[SESSION_PASSWORD] = _fingerprint(user)
-    csrf_token(request)
+    throttle.succeeded(session=session, key=key, now=now)
+    new_id = browser_state(request).new_session_id()
+    sessions.start(
+        session=session, user=user, session_id=new_id, max_age=runtime.settings.session_max_age
+    )
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(csrf_protect)])
-def logout(request: Request) -> Response:
-    """End the session."""
-    request.session.clear()
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the session, here and server-side: its cookie no longer signs anyone in."""
+    sid = session_id(request)
+    if sid:
+        sessions.end(session=session, session_id=sid)
+    browser_state(request).end_session()
     return RedirectResponse("/login", status_code=303)

@@ -1,4 +1,4 @@
-"""API keys (hashed, shown once) and admin users (argon2)."""
+"""API keys (hashed, shown once) and admin users (argon2 passwords)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tidings.auth import sessions
 from tidings.auth.models import ApiKey, User
 from tidings.db.base import utcnow
 from tidings.errors import Conflict, Invalid, NotFound
 
 KEY_PREFIX = "tdg_"
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1000
 _hasher = PasswordHasher()
 
 
@@ -59,10 +62,9 @@ def list_api_keys(*, session: Session) -> list[ApiKey]:
 def create_user(*, session: Session, email: str, password: str) -> User:
     """Create an admin user with an argon2 password hash."""
     address = email.strip().lower()
-    if "@" not in address:
+    if "@" not in address or len(address) > 320:
         raise Invalid("a user needs an email address")
-    if len(password) < 8:
-        raise Invalid("a password needs at least 8 characters")
+    _check_password(password)
     if session.scalars(select(User).where(User.email == address)).one_or_none():
         raise Conflict(f"a user with email {address} already exists")
     user = User(email=address, password_hash=_hasher.hash(password))
@@ -71,9 +73,67 @@ def create_user(*, session: Session, email: str, password: str) -> User:
     return user
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise Invalid(f"a password may have at most {MAX_PASSWORD:,} characters")
+
+
 def list_users(*, session: Session) -> list[User]:
     """Every admin user, oldest first."""
     return list(session.scalars(select(User).order_by(User.id)))
+
+
+def find_user(*, session: Session, email: str) -> User:
+    """The user with this email address, or ``NotFound``."""
+    address = email.strip().lower()
+    user = session.scalars(select(User).where(User.email == address)).one_or_none()
+    if user is None:
+        raise NotFound(f"no user with email {address}")
+    return user
+
+
+def set_password(*, session: Session, user: User, password: str) -> int:
+    """Give ``user`` a new password and end every session of theirs (the caller may
+    start a new one for the browser that asked); returns how many ended."""
+    _check_password(password)
+    user.password_hash = _hasher.hash(password)
+    ended = sessions.end_all(session=session, user_id=user.id)
+    session.flush()
+    return ended
+
+
+def change_password(*, session: Session, user: User, current: str, new: str) -> int:
+    """A user changing their own password, which they must give first."""
+    if not _matches(user, current):
+        raise Invalid("your current password is not right")
+    return set_password(session=session, user=user, password=new)
+
+
+def remove_user(*, session: Session, user_id: int, acting_user_id: int | None = None) -> User:
+    """Remove a user and end their sessions; never oneself, never the last user."""
+    # Lock every user row, so two removals at once cannot leave nobody.
+    ids = list(session.scalars(select(User.id).order_by(User.id).with_for_update()))
+    user = session.get(User, user_id) if user_id in ids else None
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    if user.id == acting_user_id:
+        raise Conflict("you cannot remove yourself; another user can")
+    if len(ids) <= 1:
+        raise Conflict("the last user cannot be removed: nobody could sign in any more")
+    sessions.end_all(session=session, user_id=user.id)
+    session.delete(user)
+    session.flush()
+    return user
+
+
+def _matches(user: User, password: str) -> bool:
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return True
 
 
 def authenticate(*, session: Session, email: str, password: str) -> User | None:
@@ -83,8 +143,4 @@ def authenticate(*, session: Session, email: str, password: str) -> User | None:
         # Hash anyway so a missing user takes as long as a wrong password.
         _hasher.hash(password)
         return None
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return user
+    return user if _matches(user, password) else None
