@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp
 
 from tidings import __version__
@@ -61,18 +62,15 @@ def create_app(
     )
     app.add_middleware(OneSessionPerRequest)
     app.add_middleware(SecurityHeaders)
+    # Pages, scripts, styles and API answers, compressed for clients that accept it.
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     # Tracking and unsubscribe requests (public routes) skip everything above that
-    # they do not need.
+    # they do not need, compression included (a redirect or a pixel gains nothing).
     app.add_middleware(TrackingFastPath)
     if settings.trusted_proxy_networks:
         # Outermost: every part of the app sees the forwarded client and scheme.
         app.add_middleware(TrustedProxies, networks=settings.trusted_proxy_networks)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-
-    @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     return app
 
 

@@ -26,6 +26,7 @@ from tidings.groups import api as groups_api
 from tidings.lists import admin as lists_admin
 from tidings.lists import api as lists_api
 from tidings.mailcatcher import admin as inbox_admin
+from tidings.web import basics
 from tidings.web.kinds import RouterKind
 
 ADMIN, API, PUBLIC = RouterKind.ADMIN, RouterKind.API, RouterKind.PUBLIC
@@ -44,6 +45,7 @@ class Routes:
 ROUTERS: tuple[Routes, ...] = (
     # Public: no login. Tracking and unsubscribe (/t/, /u/) are public too; they are
     # served ahead of the app by ``tracking.routes.TrackingFastPath`` (see app.py).
+    Routes("web", PUBLIC, basics.router),  # /healthz, /favicon.ico
     Routes("auth", PUBLIC, auth_routes.router),  # /login, /logout
     # Admin pages.
     Routes("assembly", ADMIN, screens.router),  # /, /settings
