@@ -146,7 +146,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 @pytest.fixture
 def api_key(runtime: Runtime) -> str:
     """A fresh API key."""
-    from tidings.web.auth.service import create_api_key
+    from tidings.auth.service import create_api_key
 
     with runtime.session() as sess:
         _, key = create_api_key(session=sess, name="tests")
@@ -160,8 +160,8 @@ def live(
     """The whole app over real HTTP with in-process workers, sending to ``smtp_sink``;
     tracking events go through the writer process unless the test asks (indirect
     parameter) for ``"thread"``."""
+    from tidings.assembly.app import create_app
     from tidings.mailcatcher.server import free_port
-    from tidings.web.app import create_app
 
     port = free_port()
     live_settings = settings.model_copy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -12,7 +13,9 @@ from sqlalchemy import create_engine, text
 from tidings.config import Settings
 
 
-def _tidings(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def _tidings(
+    settings: Settings, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "TIDINGS_DATA_DIR": str(settings.data_dir),
@@ -24,6 +27,7 @@ def _tidings(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]
         env=env,
         capture_output=True,
         text=True,
+        input=stdin,
         timeout=120,
         check=False,
     )
@@ -50,6 +54,56 @@ def test_migrate_api_key_and_user(settings: Settings) -> None:
     weak = _tidings(settings, "user", "create", "--email", "x@example.com", "--password", "short")
     assert weak.returncode == 2 and "at least 8 characters" in weak.stderr
     assert "Traceback" not in weak.stderr
+
+
+def test_user_list_password_and_remove(settings: Settings) -> None:
+    assert _tidings(settings, "migrate").returncode == 0
+    for email in ("ops@example.com", "dev@example.com"):
+        made = _tidings(settings, "user", "create", "--email", email, "--password", "first secret")
+        assert made.returncode == 0, made.stderr
+    listed = _tidings(settings, "user", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "ops@example.com" in listed.stdout and "dev@example.com" in listed.stdout
+    assert "2 users." in listed.stderr
+    engine = create_engine(settings.resolved_database_url())
+    with engine.begin() as conn:
+        before = conn.execute(
+            text("SELECT password_hash FROM users WHERE email = 'ops@example.com'")
+        ).scalar_one()
+        user_id = conn.execute(
+            text("SELECT id FROM users WHERE email = 'ops@example.com'")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO user_sessions (token_hash, user_id, created_at, last_seen_at, "
+                "expires_at) VALUES ('h', :u, :t, :t, :t)"
+            ),
+            {"u": user_id, "t": datetime.now(UTC)},
+        )
+    short = _tidings(settings, "user", "password", "--email", "ops@example.com", stdin="short\n")
+    assert short.returncode == 2 and "at least 8 characters" in short.stderr
+    changed = _tidings(
+        settings, "user", "password", "--email", "OPS@example.com", stdin="second secret\n"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "1 session(s) ended" in changed.stderr
+    with engine.connect() as conn:
+        after = conn.execute(
+            text("SELECT password_hash FROM users WHERE email = 'ops@example.com'")
+        ).scalar_one()
+        assert conn.execute(text("SELECT count(*) FROM user_sessions")).scalar_one() == 0
+    assert after != before and "second secret" not in after
+    unknown = _tidings(settings, "user", "remove", "--email", "nobody@example.com")
+    assert unknown.returncode == 2 and "no user with email nobody@example.com" in unknown.stderr
+    removed = _tidings(settings, "user", "remove", "--email", "dev@example.com")
+    assert removed.returncode == 0, removed.stderr
+    last = _tidings(settings, "user", "remove", "--email", "ops@example.com")
+    assert last.returncode == 2 and "last user cannot be removed" in last.stderr
+    assert "Traceback" not in last.stderr + unknown.stderr + short.stderr
+    with engine.connect() as conn:
+        emails = conn.execute(text("SELECT email FROM users")).scalars().all()
+    engine.dispose()
+    assert emails == ["ops@example.com"]
 
 
 def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import sys
 PROBE = """
 import gc, json
 from tidings.gc_tuning import YOUNG_GENERATION, tune_for_serving
-import tidings.web.app  # a loaded application, as ``tidings serve`` has one
+import tidings.assembly.app  # a loaded application, as ``tidings serve`` has one
 before = (gc.get_freeze_count(), gc.get_threshold())
 tune_for_serving()
 print(json.dumps({"before": before, "frozen": gc.get_freeze_count(),

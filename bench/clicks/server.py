@@ -17,11 +17,11 @@ import argparse
 
 import uvicorn
 
+from tidings.assembly.app import asgi_entry, create_app
 from tidings.config import get_settings
 from tidings.gc_tuning import tune_for_serving
 from tidings.runtime import Runtime
 from tidings.tracking.events import TrackedEvent
-from tidings.web.app import asgi_entry, create_app
 
 
 class NullWriter:
@@ -52,6 +52,7 @@ def main() -> None:
         http="httptools",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # as ``tidings serve``
     )
 
 

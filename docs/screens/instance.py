@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from tidings.assembly.app import create_app
 from tidings.config import Settings
 from tidings.db.bootstrap import migrate_and_bootstrap
 from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime
-from tidings.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -52,7 +52,14 @@ def serve_instance(
     seeded = seed(runtime)
     app = create_app(runtime, workers=True, mailcatcher=mailcatcher)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

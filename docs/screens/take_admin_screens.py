@@ -23,12 +23,12 @@ from instance import CHROMIUM, CHROMIUM_ARGS, serve_instance, sign_in
 from sqlalchemy import func, select
 
 from tidings import demo
+from tidings.auth.service import create_api_key, create_user
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts
 from tidings.lists import service as lists
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.runtime import Runtime
-from tidings.web.auth.service import create_api_key, create_user
 
 USER, PASSWORD = "marketing@example.com", "screens-password"
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/150.0 Safari/537.36"
@@ -52,7 +52,7 @@ def _seed(runtime: Runtime) -> int:
         create_user(session=session, email="analyst@example.com", password=PASSWORD)
         create_api_key(session=session, name="Website forms")
         revoked, _ = create_api_key(session=session, name="Old CRM sync")
-        from tidings.web.auth.service import revoke_api_key
+        from tidings.auth.service import revoke_api_key
 
         revoke_api_key(session=session, key_id=revoked.id)
         profile, _ = consent.create_consent(
@@ -154,11 +154,12 @@ def _shoot(browser: object, base: str, out: Path, ada_id: int) -> None:
     page.click("table.inbox tbody tr:last-child a")
     page.wait_for_load_state("networkidle")
     page.screenshot(path=out / "inbox-message.png", full_page=True)
-    page.goto(f"{base}/settings")
+    shot("/settings", "settings.png")
+    page.goto(f"{base}/settings/api-keys")
     page.fill("input[name=name]", "Zapier integration")
     page.click("#api-keys button[type=submit]")
     page.wait_for_load_state()
-    page.screenshot(path=out / "settings.png", full_page=True)
+    page.screenshot(path=out / "settings-api-keys.png", full_page=True)
     context.close()
 
     phone = browser.new_context(  # type: ignore[attr-defined]

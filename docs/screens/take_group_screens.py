@@ -23,11 +23,11 @@ from sqlalchemy import select
 
 from tidings import demo
 from tidings.activities.models import Activity
+from tidings.auth.service import create_user
 from tidings.consent.models import ConsentAgreement
 from tidings.emails import service as emails
 from tidings.groups import service as groups
 from tidings.runtime import Runtime
-from tidings.web.auth.service import create_user
 
 USER, PASSWORD = "marketing@example.com", "screens-password"
 OCTOBER_HTML = """<html><body><h1>October news</h1>

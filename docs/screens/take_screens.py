@@ -20,6 +20,7 @@ from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 
 from tidings import demo
+from tidings.auth.service import create_user
 from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.mailcatcher.inbox import show_message
@@ -27,7 +28,6 @@ from tidings.mailcatcher.models import CaughtMessage
 from tidings.runtime import Runtime
 from tidings.sending import service as sending
 from tidings.sending.models import Mailout
-from tidings.web.auth.service import create_user
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
 USER, PASSWORD = "demo@example.com", "tidings-demo"

@@ -65,8 +65,8 @@ def serve(
     """Run the web server (admin, API, tracking), with in-process workers by default."""
     import uvicorn
 
+    from tidings.assembly.app import asgi_entry, create_app
     from tidings.gc_tuning import tune_for_serving
-    from tidings.web.app import asgi_entry, create_app
 
     settings = get_settings()
     if host:
@@ -85,19 +85,21 @@ def serve(
         http="httptools",
         log_level="warning",
         access_log=False,
+        # Forwarded headers are read by the app, from TIDINGS_TRUSTED_PROXIES only.
+        proxy_headers=False,
     )
 
 
 @app.command()
 def worker() -> None:
     """Run a worker: job queue consumer and mailout supervisor (scaled-out mode)."""
-    from tidings.jobs import registry
+    from tidings.assembly.workers import register_jobs
     from tidings.jobs.schedule import Scheduler
     from tidings.sending.supervisor import MailoutSupervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runtime = _runtime()
-    registry.load_all()
+    register_jobs()
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()
     scheduler = Scheduler(runtime)
@@ -123,8 +125,8 @@ def demo(
 ) -> None:
     """Migrate, load demo data, send the demo email to the mail catcher and serve."""
     from tidings import demo as demo_data
+    from tidings.auth import service as auth
     from tidings.db.bootstrap import migrate_and_bootstrap
-    from tidings.web.auth import service as auth
 
     settings = get_settings()
     migrate_and_bootstrap(settings.resolved_database_url())
@@ -134,7 +136,7 @@ def demo(
         user_email, password = "demo@example.com", "tidings-demo"
         from sqlalchemy import select
 
-        from tidings.web.auth.models import User
+        from tidings.auth.models import User
 
         if session.scalars(select(User).where(User.email == user_email)).first() is None:
             auth.create_user(session=session, email=user_email, password=password)
@@ -161,7 +163,7 @@ def demo(
 @api_key_app.command("create")
 def api_key_create(name: str = typer.Option(..., "--name", help="What the key is for.")) -> None:
     """Create an API key; the key is printed last, once."""
-    from tidings.web.auth import service as auth
+    from tidings.auth import service as auth
 
     runtime = _runtime()
     try:
@@ -179,7 +181,7 @@ def user_create(
     password: str = typer.Option(..., "--password", prompt=True, hide_input=True),
 ) -> None:
     """Create an admin user who can sign in to the web UI."""
-    from tidings.web.auth import service as auth
+    from tidings.auth import service as auth
 
     runtime = _runtime()
     try:
@@ -188,6 +190,61 @@ def user_create(
     except TidingsError as exc:
         _fail(str(exc.detail))
     console.print(f"Created user {user.email}.")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List the admin users: email, created, live sessions."""
+    from tidings.auth import service as auth
+    from tidings.auth import sessions
+
+    runtime = _runtime()
+    with runtime.session() as session:
+        users = auth.list_users(session=session)
+        live = sessions.active_counts(session=session)
+    out = Console(soft_wrap=True)
+    for user in users:
+        created = user.created_at.strftime("%Y-%m-%d %H:%M")
+        out.print(f"{user.email}\tcreated {created}\t{live.get(user.id, 0)} sessions", markup=False)
+    console.print(f"{len(users)} user{'s' if len(users) != 1 else ''}.")
+
+
+@user_app.command("remove")
+def user_remove(email: str = typer.Option(..., "--email")) -> None:
+    """Remove an admin user and end their sessions (never the last user)."""
+    from tidings.auth import service as auth
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            user = auth.find_user(session=session, email=email)
+            auth.remove_user(session=session, user_id=user.id)
+    except TidingsError as exc:
+        _fail(str(exc.detail))
+    console.print(f"Removed user {user.email}; their sessions have ended.")
+
+
+def _new_password() -> str:
+    """A new password from a hidden prompt (typed twice), or stdin's first line."""
+    if sys.stdin.isatty():
+        value: str = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+        return value
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_app.command("password")
+def user_password(email: str = typer.Option(..., "--email")) -> None:
+    """Set a user's password (prompted, or read from stdin) and end their sessions."""
+    from tidings.auth import service as auth
+
+    runtime = _runtime()
+    try:
+        with runtime.session() as session:
+            user = auth.find_user(session=session, email=email)
+            ended = auth.set_password(session=session, user=user, password=_new_password())
+    except TidingsError as exc:
+        _fail(str(exc.detail))
+    console.print(f"Changed the password of {user.email}; {ended} session(s) ended.")
 
 
 @contacts_app.command("import")

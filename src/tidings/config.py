@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,8 +42,22 @@ class Settings(BaseSettings):
     retention_activity_days: int = Field(default=0, ge=0)
     retention_inactive_contact_days: int = Field(default=0, ge=0)
     # Sessions
-    session_max_age: int = 60 * 60 * 12
+    session_max_age: int = Field(default=60 * 60 * 12, ge=60)
     secure_cookies: bool = False
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: IPs and CIDR
+    # ranges, comma-separated (none by default).
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        _networks(value)
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``trusted_proxies`` as networks (an address is a network of one)."""
+        return _networks(self.trusted_proxies)
 
     def resolved_data_dir(self) -> Path:
         """The data directory, created if missing."""
@@ -83,6 +98,18 @@ class Settings(BaseSettings):
     def embedded_queue(self) -> bool:
         """True when jobs run in-process (no Redis URL)."""
         return not self.queue_url
+
+
+def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in text.split(","):
+        entry = part.strip()
+        if entry:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(f"not an IP address or CIDR range: {entry!r}") from None
+    return tuple(networks)
 
 
 @lru_cache(maxsize=1)

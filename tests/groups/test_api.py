@@ -5,30 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 from tests.conditions.world import World
-from tidings.errors import TidingsError
-from tidings.groups.api import router
+from tidings.assembly.app import create_app
+from tidings.auth.service import create_api_key
 from tidings.runtime import Runtime
-from tidings.web.auth.service import create_api_key
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    app = FastAPI()
-    app.include_router(router)
-    app.state.runtime = runtime
-
-    @app.exception_handler(TidingsError)
-    async def domain_error(_request: Request, exc: TidingsError) -> JSONResponse:
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-
     with runtime.session() as session:
         _, key = create_api_key(session=session, name="tests")
-    with TestClient(app) as test_client:
+    with TestClient(create_app(runtime)) as test_client:
         test_client.headers["Authorization"] = f"Bearer {key}"
         yield test_client
 

@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.support import world
+from tidings.assembly.app import create_app
 from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
-from tidings.web.app import create_app
 
 
 @pytest.fixture

@@ -20,13 +20,13 @@ from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui
 from tests.web.test_contacts_ui import signed_in
+from tidings.auth.service import create_user
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts
 from tidings.db.models import metadata
 from tidings.lists import service as lists
 from tidings.mailcatcher.server import MailCatcher
 from tidings.runtime import Runtime
-from tidings.web.auth.service import create_user
 
 TARGET = "person0@example.com"
 OTHER = "person1@example.com"

@@ -23,6 +23,7 @@ class LiveServer:
             log_level="warning",
             lifespan="on",
             access_log=False,
+            proxy_headers=False,  # as ``tidings serve``: the app reads forwarded headers
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

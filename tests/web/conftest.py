@@ -44,7 +44,7 @@ class Ui:
 @pytest.fixture
 def ui(live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink) -> Ui:
     """The live app with an admin user."""
-    from tidings.web.auth.service import create_user
+    from tidings.auth.service import create_user
 
     runtime, server = live
     with runtime.session() as session:

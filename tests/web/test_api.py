@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from tidings.assembly.app import create_app
 from tidings.runtime import Runtime
-from tidings.web.app import create_app
 
 
 @pytest.fixture

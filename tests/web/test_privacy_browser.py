@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import world
 from tests.web.conftest import Ui, sign_in
-from tidings.web.auth.service import create_api_key
+from tidings.auth.service import create_api_key
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')

@@ -12,18 +12,18 @@ import pytest
 
 from tests.support.admin import csrf, signed_in
 from tests.web.conftest import Ui
+from tidings.assembly.screens import configuration
 from tidings.config import Settings
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.mailcatcher.server import MailCatcher
 from tidings.runtime import Runtime
-from tidings.web.settings_admin import configuration
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_api_key_shown_once_then_revoked(ui: Ui) -> None:
     with signed_in(ui) as admin:
-        assert "No API keys yet" in admin.get("/settings").text
+        assert "No API keys yet" in admin.get("/settings/api-keys").text
         unnamed = admin.post("/settings/api-keys", {"name": " "})
         assert unnamed.status_code == 422 and "Give the key a name" in unnamed.text
         created = admin.post("/settings/api-keys", {"name": "Website <forms>"})
@@ -33,14 +33,15 @@ def test_api_key_shown_once_then_revoked(ui: Ui) -> None:
         assert "shown only this once" in created.text and "Website &lt;forms&gt;" in created.text
         api = {"Authorization": f"Bearer {key.group(1)}"}
         assert httpx.get(f"{ui.url}/api/v1/contacts", headers=api).status_code == 200
-        later = admin.get("/settings").text
+        later = admin.get("/settings/api-keys").text
         assert key.group(1) not in later and key.group(1)[:10] in later
         key_id = re.search(r'action="/settings/api-keys/(\d+)/revoke"', later)
         assert key_id
         revoked = admin.post(f"/settings/api-keys/{key_id.group(1)}/revoke")
         assert admin.flash(revoked).startswith("The API key was revoked")
         assert httpx.get(f"{ui.url}/api/v1/contacts", headers=api).status_code == 401
-        assert "revoked" in admin.get("/settings").text
+        assert "revoked" in admin.get("/settings/api-keys").text
+        assert '0</div><div class="label">active API keys' in admin.get("/settings").text
         assert admin.post("/settings/api-keys/99999/revoke").status_code == 404
 
 
@@ -52,7 +53,7 @@ def test_create_user_who_can_sign_in(ui: Ui) -> None:
         assert admin.flash(made) == "User bo@example.com can now sign in."
         dup = admin.post("/settings/users", {"email": "bo@example.com", "password": "long enough"})
         assert dup.status_code == 409 and "already exists" in dup.text
-        assert "bo@example.com" in admin.get("/settings").text
+        assert "bo@example.com" in admin.get("/settings/users").text
     with httpx.Client(base_url=ui.url) as client:
         token = csrf(client.get("/login").text)
         ok = client.post(

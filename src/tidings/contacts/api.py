@@ -12,6 +12,7 @@ from tidings.activities.api import ActivityQueryDep
 from tidings.contacts import service
 from tidings.contacts.models import Contact
 from tidings.contacts.schemas import ContactIn, ContactPatch
+from tidings.db.session import after_commit
 from tidings.groups.hooks import contacts_changed
 from tidings.privacy.erasure import erase_contact, scrub_files
 from tidings.privacy.export import export_contact
@@ -102,9 +103,13 @@ def export(contact_id: int, session: SessionDep) -> dict[str, Any]:
 
 
 @router.delete("/{contact_id}", status_code=204)
-def erase(contact_id: int, runtime: RuntimeDep) -> Response:
+def erase(contact_id: int, session: SessionDep, runtime: RuntimeDep) -> Response:
     """Erase the contact's personal data everywhere; counts stay (B10)."""
-    with runtime.session() as session:
-        erase_contact(session=session, contact_id=contact_id)
-    scrub_files(runtime)
+    erase_contact(session=session, contact_id=contact_id)
+
+    def scrub() -> None:
+        # Once committed (before the answer), move the change out of SQLite's log.
+        scrub_files(runtime)
+
+    after_commit(session, scrub)
     return Response(status_code=204)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tidings.activities.models import Activity
+from tidings.auth.models import ApiKey, LoginThrottle, User, UserSession
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
@@ -13,7 +14,6 @@ from tidings.mailcatcher.models import CaughtMessage
 from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.models import TrackingEvent, UniqueMarker
-from tidings.web.auth.models import ApiKey, User
 
 metadata = Base.metadata
 
@@ -33,6 +33,7 @@ __all__ = [
     "GroupMember",
     "Link",
     "LinkStats",
+    "LoginThrottle",
     "Mailout",
     "RecipientList",
     "Subscription",
@@ -40,5 +41,6 @@ __all__ = [
     "TrackingEvent",
     "UniqueMarker",
     "User",
+    "UserSession",
     "metadata",
 ]

@@ -14,6 +14,7 @@ from tidings.emails import admin_views as views
 from tidings.emails import service
 from tidings.emails.admin_send import progress_context
 from tidings.emails.models import Email
+from tidings.emails.rendering import sample_subject
 from tidings.sending.models import Mailout
 from tidings.stats import service as stats_service
 from tidings.stats.clickmap import click_map
@@ -42,6 +43,7 @@ def email_header(session: Session, email: Email) -> dict[str, Any]:
     return {
         "section": "emails",
         "email": email,
+        "sample_subject": sample_subject(email.subject),
         "status": status,
         "latest": progress,
         "sent_at": views.format_time(sent_at) if sent_at else "",

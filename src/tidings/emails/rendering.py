@@ -166,6 +166,16 @@ def validate(*, subject: str, html: str, plain_text: str | None) -> list[link_ma
     return found
 
 
+def sample_subject(subject: str) -> str:
+    """The subject as the sample contact would get it, for headings in the admin; the
+    template text itself when it cannot be rendered."""
+    try:
+        rendered = _TEXT_ENV.from_string(subject).render(contact=SAMPLE_CONTACT)
+    except Exception:  # noqa: BLE001 - any template error: show the subject as written
+        return subject
+    return " ".join(rendered.split()) or subject
+
+
 def render(
     compiled: CompiledEmail,
     contact: dict[str, Any],

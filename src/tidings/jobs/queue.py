@@ -58,8 +58,8 @@ class JobQueue:
         return int(self.huey.pending_count())
 
     def start_consumer(self, *, workers: int = 2) -> None:
-        """Run the consumer in background threads of this process."""
-        registry.load_all()
+        """Run the consumer in background threads of this process (the process has
+        registered every job: ``assembly.workers.register_jobs``)."""
         consumer = _ThreadConsumer(
             self.huey,
             workers=workers,

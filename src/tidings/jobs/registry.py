@@ -1,11 +1,13 @@
 """Job registry: each job is a named function of the runtime and plain ids.
 
 Jobs carry ids, never personal data, so an erased contact leaves nothing in a queue.
+Each domain registers its jobs with ``@job`` in its ``jobs`` module; the assembly
+imports those modules (``assembly.workers.JOB_MODULES``) in every process that runs
+jobs.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,9 +17,6 @@ if TYPE_CHECKING:
 JobFunction = Callable[..., None]
 
 JOBS: dict[str, JobFunction] = {}
-
-# Modules that register jobs; imported once before a queue runs anything.
-JOB_MODULES = ("tidings.sending.jobs", "tidings.groups.jobs", "tidings.privacy.jobs")
 
 
 def job(name: str) -> Callable[[JobFunction], JobFunction]:
@@ -32,19 +31,8 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
     return register
 
 
-def load_all() -> None:
-    """Import every module that registers jobs (missing optional ones are skipped)."""
-    for module in JOB_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
 def run(runtime: Runtime, name: str, args: dict[str, Any]) -> None:
     """Run the job ``name`` with ``args``."""
-    load_all()
     try:
         fn = JOBS[name]
     except KeyError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from fastapi import Request
@@ -13,6 +14,7 @@ from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
 from tidings.web.forms import Before, Id
 
+TEMPLATES = Path(__file__).with_name("templates")
 router = admin_router("/inbox")
 KEY_HEADERS = (
     "From",

@@ -15,6 +15,7 @@ import time
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tidings.consent.models import ConsentAgreement
 from tidings.contacts import service as contacts
 from tidings.groups.membership import forget_contacts
 from tidings.mailcatcher.models import CaughtMessage
@@ -41,7 +42,13 @@ def erase_contact(*, session: Session, contact_id: int) -> str:
     doomed = [mid for mid, recipients in caught if address in recipients.lower().split(",")]
     if doomed:
         session.execute(delete(CaughtMessage).where(CaughtMessage.id.in_(doomed)))
-    # Agreements, subscriptions and activities go by ON DELETE CASCADE.
+    # Agreements before the contact, in the order the tracking writer takes them: its
+    # consent check holds a contact's agreements FOR SHARE, then its activities take a
+    # key-share lock on the contact. Deleting the contact first (and its agreements by
+    # cascade) locked the two in the opposite order: on PostgreSQL an erasure during
+    # that contact's clicks could deadlock.
+    session.execute(delete(ConsentAgreement).where(ConsentAgreement.contact_id == contact_id))
+    # Subscriptions and activities go by ON DELETE CASCADE.
     session.delete(contact)
     session.flush()
     return address

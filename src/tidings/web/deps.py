@@ -1,14 +1,15 @@
-"""FastAPI dependencies shared by every router: runtime, session, API key."""
+"""FastAPI dependencies shared by every router: runtime, session, API key, user."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from tidings.runtime import Runtime
+from tidings.web.access import access_of, signed_in_user
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -23,12 +24,15 @@ def db_session(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Iterator[Se
         yield session
 
 
-def require_api_key(
-    request: Request, session: Annotated[Session, Depends(db_session, scope="function")]
-) -> int:
-    """Check the bearer key; answers 401 when it is missing, unknown or revoked."""
-    from tidings.web.auth.service import verify_api_key
+# scope="function": the transaction commits before the response is sent, so an
+# answered write is a stored write. Every dependency and handler of a request takes
+# this one session (FastAPI caches it per request); none opens another.
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
+
+def require_api_key(request: Request, session: SessionDep) -> int:
+    """Check the bearer key; answers 401 when it is missing, unknown or revoked."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -37,7 +41,7 @@ def require_api_key(
             detail="missing bearer API key (Authorization: Bearer <key>)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    key_id = verify_api_key(session=session, key=token.strip())
+    key_id = access_of(request).api_key(session, token.strip())
     if key_id is None:
         raise HTTPException(
             status_code=401,
@@ -47,8 +51,10 @@ def require_api_key(
     return key_id
 
 
-# scope="function": the transaction commits before the response is sent, so an
-# answered write is a stored write.
-SessionDep = Annotated[Session, Depends(db_session, scope="function")]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+def require_user(request: Request, session: SessionDep) -> Any:
+    """The signed-in user; a browser without a valid session is sent to the login page."""
+    return signed_in_user(request, session)
+
+
 ApiKeyDep = Annotated[int, Depends(require_api_key)]
+UserDep = Annotated[Any, Depends(require_user)]

@@ -1,4 +1,6 @@
-"""One mapping from errors to HTTP answers: JSON for the API, a page for browsers."""
+"""One mapping from errors to HTTP answers, for every kind of router: JSON under
+``/api/`` (the API kind) and for clients that do not ask for HTML, a readable page for
+browsers; an admin page asked for without a session redirects to the login page."""
 
 from __future__ import annotations
 
@@ -12,12 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tidings.errors import TidingsError
+from tidings.web.access import LoginRequired, login_redirect
+from tidings.web.kinds import API_PREFIX
 
 log = logging.getLogger(__name__)
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get(
+    return request.url.path.startswith(API_PREFIX) or "text/html" not in request.headers.get(
         "accept", ""
     )
 
@@ -53,6 +57,10 @@ def _readable(detail: object) -> str:
 
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(exc)
 
     @app.exception_handler(TidingsError)
     async def domain_error(request: Request, exc: TidingsError) -> Response:

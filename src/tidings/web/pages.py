@@ -1,4 +1,9 @@
-"""Server-rendered pages: one Jinja2 environment (autoescaped) for every template."""
+"""Server-rendered pages: one Jinja2 environment (autoescaped) for every template.
+
+The kit's folder holds the base templates (admin layout, public pages, errors) and,
+for now, the screens of most domains; a domain with a ``templates`` folder of its own
+has it added to the search path by the assembly (``add_template_dir``).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,21 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import FileSystemLoader
 from starlette.responses import Response
 
-TEMPLATE_DIRS = [
-    Path(__file__).with_name("templates"),
-    Path(__file__).parent.parent / "mailcatcher" / "templates",
-]
+KIT_TEMPLATES = Path(__file__).with_name("templates")
+STATIC_DIR = Path(__file__).with_name("static")
 
-templates = Jinja2Templates(directory=[str(p) for p in TEMPLATE_DIRS])
+templates = Jinja2Templates(directory=[str(KIT_TEMPLATES)])
+
+
+def add_template_dir(path: Path) -> None:
+    """Let templates be found in ``path`` too (after those already known)."""
+    loader = templates.env.loader
+    assert isinstance(loader, FileSystemLoader)
+    if str(path) not in loader.searchpath:
+        loader.searchpath.append(str(path))
 
 
 def render(

@@ -1,0 +1,68 @@
+"""Every domain's routes and the kind of each: the one table the app is built from.
+
+A kind (``web.kinds``) decides how a route is reached: admin pages need a signed-in
+user and CSRF, the API a bearer key, public routes no login. Domains expose their
+routers; only this table says which kind each is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from tidings.assembly import screens
+from tidings.auth import admin as auth_admin
+from tidings.auth import routes as auth_routes
+from tidings.consent import admin as consent_admin
+from tidings.consent import api as consent_api
+from tidings.contacts import admin as contacts_admin
+from tidings.contacts import api as contacts_api
+from tidings.emails import admin as emails_admin
+from tidings.emails import api as emails_api
+from tidings.groups import admin as groups_admin
+from tidings.groups import api as groups_api
+from tidings.lists import admin as lists_admin
+from tidings.lists import api as lists_api
+from tidings.mailcatcher import admin as inbox_admin
+from tidings.web import basics
+from tidings.web.kinds import RouterKind
+
+ADMIN, API, PUBLIC = RouterKind.ADMIN, RouterKind.API, RouterKind.PUBLIC
+
+
+@dataclass(frozen=True)
+class Routes:
+    """One domain's router and its kind."""
+
+    domain: str
+    kind: RouterKind
+    router: APIRouter
+
+
+# Order matters only where paths overlap; none do across entries.
+ROUTERS: tuple[Routes, ...] = (
+    # Public: no login. Tracking and unsubscribe (/t/, /u/) are public too; they are
+    # served ahead of the app by ``tracking.routes.TrackingFastPath`` (see app.py).
+    Routes("web", PUBLIC, basics.router),  # /healthz, /favicon.ico
+    Routes("auth", PUBLIC, auth_routes.router),  # /login, /logout
+    # Admin pages.
+    Routes("assembly", ADMIN, screens.router),  # /, /settings
+    Routes("auth", ADMIN, auth_admin.router),  # /settings/users, /settings/api-keys
+    Routes("emails", ADMIN, emails_admin.router),
+    Routes("contacts", ADMIN, contacts_admin.router),
+    Routes("consent", ADMIN, consent_admin.router),
+    Routes("lists", ADMIN, lists_admin.router),
+    Routes("groups", ADMIN, groups_admin.router),
+    Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
+    # REST API under /api/v1.
+    Routes("contacts", API, contacts_api.router),
+    Routes("consent", API, consent_api.router),
+    Routes("lists", API, lists_api.router),
+    Routes("emails", API, emails_api.router),
+    Routes("groups", API, groups_api.router),
+)
+
+# Domains whose screens keep their templates in a folder of their own.
+TEMPLATE_DIRS: tuple[Path, ...] = (auth_admin.TEMPLATES, inbox_admin.TEMPLATES, screens.TEMPLATES)

@@ -1,1 +1,0 @@
-"""Authentication: API keys and admin users."""
