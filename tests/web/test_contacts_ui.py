@@ -254,8 +254,10 @@ def test_hostile_names_stay_inert(ui: Ui, page: Any) -> None:
             email="mallory@example.com",
             first_name=HOSTILE,
             last_name=HOSTILE,
-            fields={HOSTILE: HOSTILE, "site": "javascript:alert(2)"},
+            fields={"site": "javascript:alert(2)"},
         )
+        # A key no form accepts today, as a row written before keys were checked holds.
+        contact.fields = {**contact.fields, HOSTILE: HOSTILE}
         contact_id = contact.id
     sign_in(page, ui)
     inline_scripts = "document.querySelectorAll('script:not([src])').length"

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from tidings.activities.models import Activity
 from tidings.consent import service
-from tidings.consent.models import Consent, ConsentAgreement, ConsentText
+from tidings.consent.models import CODE_NAME_PATTERN, Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.errors import Conflict, NotFound
 from tidings.groups.hooks import contacts_changed
@@ -21,7 +21,7 @@ from tidings.web.deps import SessionDep
 from tidings.web.forms import Id, LongText, Text
 
 router = admin_router()
-CODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
+CODE_NAME = re.compile(CODE_NAME_PATTERN)
 TEXT_MAX = 20_000
 SOURCE = "admin"
 

@@ -26,9 +26,10 @@ from tidings.groups.hooks import contacts_changed
 from tidings.lists import service
 from tidings.lists.models import RecipientList, Subscription
 from tidings.runtime import Runtime
+from tidings.values import parse_id
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import RuntimeDep, SessionDep
-from tidings.web.forms import Before, Id, Text, parse_id
+from tidings.web.forms import Before, Id, Text
 
 log = logging.getLogger(__name__)
 router = admin_router()

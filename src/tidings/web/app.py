@@ -23,6 +23,7 @@ from tidings.tracking.writer_client import RemoteWriter
 from tidings.tracking.writer_process import WriterProcess
 from tidings.web import errors
 from tidings.web.auth.sessions import LoginLimiter, LoginRequired, login_redirect
+from tidings.web.body_limit import BodyLimit
 from tidings.web.pages import TEMPLATE_DIRS
 from tidings.web.security import SecurityHeaders
 
@@ -101,6 +102,7 @@ def create_app(
         same_site="lax",
         https_only=settings.secure_cookies or runtime.base_url.startswith("https://"),
     )
+    app.add_middleware(BodyLimit, prefix="/api/", max_bytes=settings.api_max_body_bytes)
     app.add_middleware(SecurityHeaders)
     # Outermost: tracking requests skip everything above that they do not need.
     app.add_middleware(TrackingFastPath)
