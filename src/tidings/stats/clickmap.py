@@ -79,7 +79,7 @@ def render_sample(email: Email) -> str:
     compiled = rendering.compile_email(
         subject=email.subject, prepared_html=email.prepared_html, plain_text=email.plain_text
     )
-    return compiled.html.render(contact=rendering.SAMPLE_CONTACT)
+    return rendering.render_html(compiled, rendering.SAMPLE_CONTACT)
 
 
 def click_map(email: Email, links: list[LinkFigures]) -> str:
