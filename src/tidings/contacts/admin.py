@@ -309,7 +309,7 @@ def _detail(
 ) -> Response:
     fields = sorted((k, display_value(v)) for k, v in (contact.fields or {}).items())
     subscriptions = contact_subscriptions(session, contact.id)
-    subscribed_ids = {s["list_id"] for s in subscriptions}
+    subscribed_ids = {s.list_id for s in subscriptions}
     context = {
         "section": "contacts",
         "contact": contact,
