@@ -13,6 +13,7 @@ from tidings.groups.models import ContactGroup
 from tidings.groups.service import is_member, member_ids_select
 from tidings.lists.models import Subscription, SubscriptionStatus
 from tidings.sending.models import (
+    SENT_STATE_VALUES,
     Delivery,
     DeliveryCounts,
     DeliveryStatus,
@@ -33,7 +34,8 @@ def recipient_conditions(
     already = select(Delivery.contact_id).where(
         Delivery.email_id == email_id,
         Delivery.contact_id.is_not(None),
-        Delivery.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value]),
+        # Sent (bounced ones too: they were sent) or about to be.
+        Delivery.status.in_([*SENT_STATE_VALUES, DeliveryStatus.PENDING.value]),
     )
     conditions: list[ColumnElement[bool]] = [
         Subscription.list_id == list_id,
