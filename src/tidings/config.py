@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     group_rebuild_interval: float = Field(default=3600.0, ge=0)
     retention_activity_days: int = Field(default=0, ge=0)
     retention_inactive_contact_days: int = Field(default=0, ge=0)
+    # API: the largest request body accepted (413 above it)
+    api_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Sessions
     session_max_age: int = Field(default=60 * 60 * 12, ge=60)
     secure_cookies: bool = False

@@ -186,6 +186,39 @@ def test_unreadable_rows_and_long_values(runtime: Runtime) -> None:
         assert quoted is not None and quoted.first_name == "multi\nline"
 
 
+def test_custom_fields_follow_the_field_rules(runtime: Runtime) -> None:
+    """The rules of contacts.fields: too many or unusable columns refuse the file; a row
+    with a value too long, or one that would give its contact too many fields, is
+    reported and skipped while the others are written."""
+    wide = ",".join(f"c{i}" for i in range(101))
+    with pytest.raises(Invalid, match="101 custom field columns"):
+        import_contacts(runtime=runtime, data=f"email,{wide}\na@example.com\n".encode())
+    with pytest.raises(Invalid, match="cannot be a custom field"):
+        import_contacts(runtime=runtime, data=b"email," + b"n" * 101 + b"\na@example.com,x\n")
+    with runtime.session() as session:
+        assert session.scalars(select(Contact)).all() == []
+        full = contacts.create(
+            session=session, email="full@example.com", fields={f"f{i}": i for i in range(99)}
+        )
+        full_id = full.id
+    data = (
+        b"email,note,extra\n"
+        b"ok@example.com,fine,1\n"
+        b"long@example.com," + b"v" * 2001 + b",2\n"
+        b"full@example.com,one,two\n"
+        b"fits@example.com,,\n"
+    )
+    result = import_contacts(runtime=runtime, data=data)
+    reasons = _reasons(result)
+    assert reasons[3] == "note: at most 2000 characters"
+    assert reasons[4] == "the contact would have more than 100 custom fields"
+    assert (result.created, result.updated, result.rejected, result.rows) == (2, 0, 2, 4)
+    with runtime.session() as session:
+        assert len(contacts.get(session=session, contact_id=full_id).fields) == 99
+        ok = contacts.find_by_email(session=session, email="ok@example.com")
+        assert ok is not None and ok.fields == {"note": "fine", "extra": "1"}
+
+
 def test_consents_column(runtime: Runtime) -> None:
     with runtime.session() as session:
         consent.create_consent(

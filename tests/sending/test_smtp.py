@@ -318,8 +318,8 @@ def test_refused_recipients_become_failed_deliveries(
         report = progress(
             session=session, mailout=get_mailout(session=session, mailout_id=mailout_id)
         )
-        assert report["status"] == "finished"
-        assert (report["total"], report["sent"], report["failed"]) == (4, 2, 1 + 1)
+        assert report.status == "finished" and report.finished
+        assert (report.total, report.sent, report.failed) == (4, 2, 1 + 1)
         # Personalized destinations are kept only for messages that went out (B4).
         kept = dict(session.execute(select(DeliveryLinkUrl.delivery_id, DeliveryLinkUrl.url)).all())
     assert kept == {

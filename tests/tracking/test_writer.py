@@ -252,9 +252,7 @@ def test_events_across_hours_fill_the_timeline(runtime: Runtime, writer: EventWr
         )
     with runtime.session() as session:
         buckets = timeline(session=session, email_id=sent.email_id)
-    clicks = sorted(
-        (int(item.get("clicks", 0)) for item in buckets if item.get("clicks")), reverse=True
-    )
+    clicks = sorted((item.clicks for item in buckets if item.clicks), reverse=True)
     assert clicks == [2, 1]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from tests.support import world
 from tidings.activities.models import Activity
+from tidings.activities.schemas import ActivityOut
 from tidings.emails import admin_views as views
 from tidings.emails import service as emails
 from tidings.emails.admin_activities import newer_rows
@@ -16,6 +17,14 @@ from tidings.sending.models import Delivery, Mailout
 from tidings.stats import service as stats_service
 from tidings.stats.clickmap import click_map, inject_badges, strip_scripts
 from tidings.stats.models import EmailStats
+from tidings.stats.schemas import (
+    EmailStatistics,
+    LinkFigures,
+    Rate,
+    Rates,
+    Reconciliation,
+    TimelinePoint,
+)
 from tidings.web.pages import templates
 
 EVIL = 'https://example.com/x?a="><script>alert(1)</script>&q=javascript:alert(2)'
@@ -26,8 +35,31 @@ EVIL_HTML = """<html><head><title>t</title></head><body>
 </body></html>"""
 
 
-def _rate(numerator: int, denominator: int, of: str) -> dict[str, Any]:
-    return {"value": None, "numerator": numerator, "denominator": denominator, "of": of}
+def _stats(**figures: Any) -> EmailStatistics:
+    """Statistics with every figure zero but those given."""
+    zero = Rate.of_counts(0, 0, "delivered")
+    data: dict[str, Any] = {
+        name: 0 for name, field in EmailStatistics.model_fields.items() if field.annotation is int
+    }
+    data.update(
+        rates=Rates(
+            open_rate=zero,
+            click_rate=zero,
+            click_to_open_rate=zero,
+            unsubscribe_rate=zero,
+            bounce_rate=zero,
+        ),
+        links=[],
+        reconciliation=Reconciliation(
+            clicks_total=0,
+            clicks_identified=0,
+            clicks_anonymous=0,
+            clicks_automated=0,
+            explanation="",
+        ),
+    )
+    data.update(figures)
+    return EmailStatistics(**data)
 
 
 def test_percentages_and_rates_state_their_denominators() -> None:
@@ -37,15 +69,23 @@ def test_percentages_and_rates_state_their_denominators() -> None:
     assert views.format_percent(0, 7) == "0%"
     assert views.format_percent(1, 100_000) == "<0.1%"
     assert views.format_percent(3, 0) == "—"
-    stats = {
-        "rates": {
-            "open_rate": _rate(5, 40, "delivered"),
-            "click_to_open_rate": _rate(2, 5, "opens_unique"),
-            "bounce_rate": _rate(0, 0, "sent"),
-        }
-    }
+    stats = _stats(
+        rates=Rates(
+            open_rate=Rate.of_counts(5, 40, "delivered"),
+            click_rate=Rate.of_counts(1, 40, "delivered"),
+            click_to_open_rate=Rate.of_counts(2, 5, "opens_unique"),
+            unsubscribe_rate=Rate.of_counts(0, 40, "delivered"),
+            bounce_rate=Rate.of_counts(0, 0, "sent"),
+        )
+    )
     shown = {r.key: r for r in views.rates(stats)}
-    assert [r.key for r in views.rates(stats)] == ["open_rate", "click_to_open_rate", "bounce_rate"]
+    assert [r.key for r in views.rates(stats)] == [
+        "open_rate",
+        "click_rate",
+        "click_to_open_rate",
+        "unsubscribe_rate",
+        "bounce_rate",
+    ]
     assert (shown["open_rate"].percent, shown["open_rate"].explanation) == (
         "12.5%",
         "5 of 40 delivered",
@@ -58,7 +98,7 @@ def test_percentages_and_rates_state_their_denominators() -> None:
 
 
 def test_funnel_bars_are_relative_to_sent() -> None:
-    steps = views.funnel({"sent": 40, "delivered": 38, "opens_unique": 19, "clicks_unique": 5})
+    steps = views.funnel(_stats(sent=40, delivered=38, opens_unique=19, clicks_unique=5))
     assert [(s.label, s.count, s.width) for s in steps] == [
         ("Sent", 40, 100.0),
         ("Delivered", 38, 95.0),
@@ -67,43 +107,59 @@ def test_funnel_bars_are_relative_to_sent() -> None:
     ]
     assert steps[1].share == "95% of sent"
     assert steps[3].share == "13.2% of delivered"
-    empty = views.funnel({"sent": 0, "delivered": 0, "opens_unique": 0, "clicks_unique": 0})
+    empty = views.funnel(_stats())
     assert all(s.width == 0 for s in empty)
 
 
 def test_reconciliation_adds_up_and_explains() -> None:
     rec = views.reconciliation(
-        {
-            "reconciliation": {
-                "clicks_total": 4,
-                "clicks_identified": 3,
-                "clicks_anonymous": 1,
-                "clicks_automated": 2,
-                "explanation": "x",
-            }
-        }
+        _stats(
+            reconciliation=Reconciliation(
+                clicks_total=4,
+                clicks_identified=3,
+                clicks_anonymous=1,
+                clicks_automated=2,
+                explanation="x",
+            )
+        )
     )
-    assert rec["balanced"] and rec["identified"] + rec["anonymous"] == rec["total"] == 4
-    assert rec["automated"] == 2
-    assert "3 identified clicks only" in rec["explanation"]
+    assert rec.balanced and rec.identified + rec.anonymous == rec.total == 4
+    assert rec.automated == 2 and rec.detail == "x"
+    assert "3 identified clicks only" in rec.explanation
 
 
 def test_timeline_fills_the_empty_hours() -> None:
     start = datetime(2025, 11, 3, 9, tzinfo=UTC)
     items = [
-        {"at": start.isoformat(), "opens": 2, "clicks": 1},
-        {"at": (start + timedelta(hours=3)).isoformat(), "opens": 1, "clicks": 0},
+        TimelinePoint(at=start, opens=2, clicks=1),
+        TimelinePoint(at=start + timedelta(hours=3), opens=1, clicks=0),
     ]
     series = views.timeline_series(items, "hour")
-    assert series["labels"] == ["11-03 09:00", "11-03 10:00", "11-03 11:00", "11-03 12:00"]
-    assert series["opens"] == [2, 0, 0, 1] and series["clicks"] == [1, 0, 0, 0]
-    assert views.timeline_series([], "day")["labels"] == []
+    assert series.labels == ["11-03 09:00", "11-03 10:00", "11-03 11:00", "11-03 12:00"]
+    assert series.opens == [2, 0, 0, 1] and series.clicks == [1, 0, 0, 0]
+    assert views.timeline_series([], "day").labels == []
 
 
 def test_click_map_badges_escape_everything() -> None:
     links = [
-        {"position": 1, "url": EVIL, "clicks_total": 3, "clicks_unique": 2},
-        {"position": 2, "url": "https://example.com/blog", "clicks_total": 1, "clicks_unique": 1},
+        LinkFigures(
+            link_id=1,
+            position=1,
+            url=EVIL,
+            clicks_total=3,
+            clicks_unique=2,
+            clicks_automated=0,
+            url_clicks_total=3,
+        ),
+        LinkFigures(
+            link_id=2,
+            position=2,
+            url="https://example.com/blog",
+            clicks_total=1,
+            clicks_unique=1,
+            clicks_automated=0,
+            url_clicks_total=1,
+        ),
     ]
     html = (
         '<html><head></head><body><a data-tdg="1" href="https://example.com/x">A</a>'
@@ -138,10 +194,17 @@ def _render_row(row: views.ActivityRow) -> str:
 
 
 def test_activity_rows_show_the_exact_url_as_inert_text() -> None:
-    at = datetime(2025, 11, 3, 14, 5, 9, tzinfo=UTC).isoformat()
-    base = {"id": 7, "contact_id": 3, "contact_email": "a<b>@example.com", "occurred_at": at}
+    at = datetime(2025, 11, 3, 14, 5, 9, tzinfo=UTC)
+    base: dict[str, Any] = {
+        "id": 7,
+        "contact_id": 3,
+        "contact_email": "a<b>@example.com",
+        "occurred_at": at,
+        "email_id": 1,
+        "details": None,
+    }
     click = views.activity_row(
-        {**base, "type": "email_click", "value": EVIL, "link_id": 11}, {11: 2}
+        ActivityOut(**base, type="email_click", value=EVIL, link_id=11), {11: 2}
     )
     assert click.value_href == EVIL and click.link_position == 2 and click.type_label == "Click"
     html = _render_row(click)
@@ -151,13 +214,15 @@ def test_activity_rows_show_the_exact_url_as_inert_text() -> None:
     assert "2025-11-03 14:05:09 UTC" in html and "link #2" in html
 
     sneaky = views.activity_row(
-        {**base, "type": "custom:visit", "value": "javascript:alert(5)", "link_id": None}, {}
+        ActivityOut(**base, type="custom:visit", value="javascript:alert(5)", link_id=None), {}
     )
     assert sneaky.value_href is None and sneaky.type_label == "Custom: visit"
     html = _render_row(sneaky)
     assert 'href="javascript' not in html and "javascript:alert(5)" in html
 
-    opened = views.activity_row({**base, "type": "email_open", "value": None, "link_id": None}, {})
+    opened = views.activity_row(
+        ActivityOut(**base, type="email_open", value=None, link_id=None), {}
+    )
     assert opened.less_reliable
     assert "less reliable than clicks" in _render_row(opened)
 
@@ -214,8 +279,9 @@ def test_list_rows_status_reach_and_rates(session: Session) -> None:
     )
     assert done.open_explanation == "2 of 4 delivered" and done.sent_at is not None
     running = by_id[sending.email_id]
-    assert running.status == "sending" and running.progress["sent"] == 1
-    assert running.progress["total"] == 2 and running.progress["percent"] == 50.0
+    assert running.status == "sending" and running.progress is not None
+    assert running.progress.sent == 1 and running.progress.total == 2
+    assert running.progress.percent == 50.0 and not running.progress.finished
     page, more = views.email_rows(session=session, limit=2)
     assert len(page) == 2 and more == page[-1].id
 
@@ -242,12 +308,12 @@ def test_newer_rows_for_the_live_activity_table(session: Session) -> None:
     newer = newer_rows(
         session, email_id=w.email_id, after_id=made[0], activity_type=None, link_id=None
     )
-    assert [item["id"] for item in newer] == [made[2], made[1]]
-    assert newer[0]["value"] == EVIL and newer[0]["contact_email"] == "person0@example.com"
+    assert [item.id for item in newer] == [made[2], made[1]]
+    assert newer[0].value == EVIL and newer[0].contact_email == "person0@example.com"
     only_opens = newer_rows(
         session, email_id=w.email_id, after_id=0, activity_type="email_open", link_id=None
     )
-    assert [item["id"] for item in only_opens] == [made[0]]
+    assert [item.id for item in only_opens] == [made[0]]
     assert (
         newer_rows(session, email_id=w.email_id, after_id=made[2], activity_type=None, link_id=None)
         == []

@@ -7,15 +7,17 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from tidings.values import MAX_ID, Text
+
 
 @dataclass
 class ActivityQuery:
     """``type``, ``link_id``, ``cursor`` and ``limit`` of an activity listing."""
 
-    type: str | None = Query(default=None, max_length=100)
-    link_id: int | None = Query(default=None)
-    cursor: str | None = Query(default=None, max_length=200)
-    limit: int = Query(default=50, ge=1, le=500)
+    type: Annotated[Text | None, Query(max_length=100)] = None
+    link_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None
+    cursor: Annotated[Text | None, Query(max_length=200)] = None
+    limit: Annotated[int, Query(ge=1, le=500)] = 50
 
 
 ActivityQueryDep = Annotated[ActivityQuery, Depends()]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity
+from tidings.activities.schemas import ActivityOut, ActivityPage
 from tidings.contacts.models import Contact
 from tidings.errors import Invalid
+from tidings.values import MAX_ID
 
 MAX_LIMIT = 500
 
@@ -28,8 +29,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, activity_id = raw.split(":")
-        return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), int(activity_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        at = datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
+        if not 1 <= int(activity_id) <= MAX_ID:
+            raise ValueError(activity_id)
+        return at, int(activity_id)
+    except (ValueError, OverflowError, OSError, binascii.Error, UnicodeDecodeError):
         raise Invalid("cursor: not a cursor returned by this API") from None
 
 
@@ -41,7 +45,7 @@ def _page(
     link_id: int | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> ActivityPage:
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit: must be between 1 and {MAX_LIMIT}")
     if activity_type:
@@ -56,25 +60,12 @@ def _page(
     rows = session.execute(
         query.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit + 1)
     ).all()
-    items = [
-        {
-            "id": activity.id,
-            "contact_id": activity.contact_id,
-            "contact_email": email,
-            "type": activity.type,
-            "value": activity.value,
-            "link_id": activity.link_id,
-            "email_id": activity.email_id,
-            "details": activity.details,
-            "occurred_at": activity.occurred_at.isoformat(),
-        }
-        for activity, email in rows[:limit]
-    ]
+    items = [ActivityOut.of(activity, email) for activity, email in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1][0]
         next_cursor = encode_cursor(last.occurred_at, last.id)
-    return {"items": items, "next_cursor": next_cursor}
+    return ActivityPage(items=items, next_cursor=next_cursor)
 
 
 def _base() -> Select[Activity, str]:
@@ -89,7 +80,7 @@ def for_email(
     link_id: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> dict[str, Any]:
+) -> ActivityPage:
     """Identified interactions with one email (B3)."""
     return _page(
         session,
@@ -109,7 +100,7 @@ def for_contact(
     link_id: int | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> dict[str, Any]:
+) -> ActivityPage:
     """One contact's activity timeline (B3)."""
     return _page(
         session,

@@ -17,6 +17,7 @@ from tidings.runtime import Runtime
 from tidings.tracking.classifier import Classifier
 from tidings.tracking.routes import TrackingFastPath
 from tidings.web import errors
+from tidings.web.body_limit import BodyLimit
 from tidings.web.browser import BrowserSessions
 from tidings.web.client import TrustedProxies
 from tidings.web.kinds import include
@@ -61,6 +62,7 @@ def create_app(
         https_only=settings.secure_cookies or runtime.base_url.startswith("https://"),
     )
     app.add_middleware(OneSessionPerRequest)
+    app.add_middleware(BodyLimit, prefix="/api/", max_bytes=settings.api_max_body_bytes)
     app.add_middleware(SecurityHeaders)
     # Pages, scripts, styles and API answers, compressed for clients that accept it.
     app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)

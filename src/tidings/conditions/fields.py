@@ -3,7 +3,8 @@
 ``{"type": "field", "field": F, "op": OP, "value": V}``
 
 Fields: ``email``, ``first_name`` and ``last_name`` are the contact's columns; any other
-name (``[A-Za-z0-9_-]``, up to 100 characters) is a key of the custom ``fields`` JSON.
+name (``contacts.fields.FIELD_NAME``: ``[A-Za-z0-9_-]``, up to 100 characters) is a key
+of the custom ``fields`` JSON.
 
 A field's value is one of: *missing* (absent key, JSON null or a NULL column), *text*,
 *number*, *boolean*, or a list/object. Comparisons are typed and never convert between
@@ -24,7 +25,6 @@ kinds, so SQLite's ``json_extract`` and PostgreSQL's ``->>`` give the same answe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +37,7 @@ from tidings.conditions import validate
 from tidings.conditions.facts import ContactFacts
 from tidings.conditions.nodes import Leaf
 from tidings.conditions.sql import Guarded, SqlContext
+from tidings.contacts.fields import FIELD_NAME
 from tidings.contacts.models import Contact
 from tidings.errors import Invalid
 
@@ -45,7 +46,6 @@ COLUMNS = {
     "first_name": Contact.first_name,
     "last_name": Contact.last_name,
 }
-FIELD_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
 OPS = ("eq", "ne", "contains", "starts_with", "gt", "lt", "empty")
 
 Scalar = str | int | float | bool

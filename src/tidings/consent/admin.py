@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from fastapi import Request
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from starlette.responses import Response
 
 from tidings.activities.models import Activity
 from tidings.consent import service
-from tidings.consent.models import Consent, ConsentAgreement, ConsentText
+from tidings.consent.models import CODE_NAME_PATTERN, Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.errors import Conflict, NotFound
 from tidings.groups.hooks import contacts_changed
@@ -21,7 +22,7 @@ from tidings.web.deps import SessionDep
 from tidings.web.forms import Id, LongText, Text
 
 router = admin_router()
-CODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
+CODE_NAME = re.compile(CODE_NAME_PATTERN)
 TEXT_MAX = 20_000
 SOURCE = "admin"
 
@@ -42,7 +43,34 @@ def _current_versions(session: Session) -> dict[int, int]:
     return {int(cid): int(version) for cid, version in rows}
 
 
-def contact_consents(session: Session, contact_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ContactConsent:
+    """One consent on a contact's page: the agreement in force, if any."""
+
+    consent: Consent
+    current_version: int
+    agreement: ConsentAgreement | None
+    agreed_version: int | None
+    activities: int  # tracked under it, deleted if it is revoked
+
+    @property
+    def outdated(self) -> bool:
+        """Agreed to an older text than the current one."""
+        return self.agreed_version is not None and self.agreed_version < self.current_version
+
+
+@dataclass(frozen=True)
+class AgreementEvent:
+    """An agreement given, revoked or superseded, on a contact's page."""
+
+    at: datetime
+    what: str  # agreed, revoked or superseded
+    consent: str
+    version: int
+    source: str
+
+
+def contact_consents(session: Session, contact_id: int) -> list[ContactConsent]:
     """Every consent definition with the contact's active agreement (or None), the
     version agreed, and how many activities were tracked under it."""
     consents = session.scalars(select(Consent).order_by(Consent.id)).all()
@@ -70,19 +98,18 @@ def contact_consents(session: Session, contact_id: int) -> list[dict[str, Any]]:
     for consent in consents:
         agreement, version = active.get(consent.id, (None, None))
         items.append(
-            {
-                "consent": consent,
-                "current_version": current.get(consent.id, 1),
-                "agreement": agreement,
-                "agreed_version": version,
-                "outdated": version is not None and version < current.get(consent.id, 1),
-                "activities": int(tracked.get(consent.id, 0)),
-            }
+            ContactConsent(
+                consent=consent,
+                current_version=current.get(consent.id, 1),
+                agreement=agreement,
+                agreed_version=version,
+                activities=int(tracked.get(consent.id, 0)),
+            )
         )
     return items
 
 
-def agreement_history(session: Session, contact_id: int) -> list[dict[str, Any]]:
+def agreement_history(session: Session, contact_id: int) -> list[AgreementEvent]:
     """Agreements and revocations of the contact, newest first."""
     rows = session.execute(
         select(ConsentAgreement, Consent.display_name, ConsentText.version)
@@ -90,29 +117,21 @@ def agreement_history(session: Session, contact_id: int) -> list[dict[str, Any]]
         .join(ConsentText, ConsentText.id == ConsentAgreement.consent_text_id)
         .where(ConsentAgreement.contact_id == contact_id)
     ).all()
-    events: list[dict[str, Any]] = []
+    events: list[AgreementEvent] = []
     for agreement, name, version in rows:
-        events.append(
-            {
-                "at": agreement.given_at,
-                "what": "agreed",
-                "consent": name,
-                "version": version,
-                "source": agreement.source,
-            }
-        )
+        events.append(AgreementEvent(agreement.given_at, "agreed", name, version, agreement.source))
         if agreement.revoked_at is not None:
             superseded = agreement.revoke_source == "superseded"
             events.append(
-                {
-                    "at": agreement.revoked_at,
-                    "what": "superseded" if superseded else "revoked",
-                    "consent": name,
-                    "version": version,
-                    "source": agreement.revoke_source or "",
-                }
+                AgreementEvent(
+                    agreement.revoked_at,
+                    "superseded" if superseded else "revoked",
+                    name,
+                    version,
+                    agreement.revoke_source or "",
+                )
             )
-    events.sort(key=lambda e: (e["at"], e["what"] != "agreed"), reverse=True)
+    events.sort(key=lambda e: (e.at, e.what != "agreed"), reverse=True)
     return events
 
 

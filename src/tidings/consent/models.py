@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tidings.db.base import Base, BigId, UTCDateTime, utcnow
 
 TRACKING_CONSENT = "tracking"
+# A code name: lower-case letters, digits, "_" and "-", starting with a letter or digit.
+CODE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,99}$"
 
 
 class Consent(Base):

@@ -181,18 +181,3 @@ def revoke(
         revoked=len(active),
         activities_deleted=deleted.rowcount or 0,  # type: ignore[attr-defined]
     )
-
-
-def agreement_to_dict(
-    agreement: ConsentAgreement, *, code_name: str, version: int
-) -> dict[str, object]:
-    """The API shape of an agreement."""
-    return {
-        "id": agreement.id,
-        "contact_id": agreement.contact_id,
-        "code_name": code_name,
-        "version": version,
-        "given_at": agreement.given_at.isoformat(),
-        "source": agreement.source,
-        "revoked_at": agreement.revoked_at.isoformat() if agreement.revoked_at else None,
-    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,9 +15,10 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from tidings.activities import queries as activity_queries
+from tidings.activities.schemas import ActivityOut
 from tidings.consent.admin import agreement_history, contact_consents
 from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
-from tidings.contacts import service
+from tidings.contacts import fields, service
 from tidings.contacts.models import Contact
 from tidings.emails.models import Email
 from tidings.errors import Conflict
@@ -27,14 +29,14 @@ from tidings.lists.models import Subscription, SubscriptionStatus
 from tidings.lists.service import subscribe
 from tidings.privacy.erasure import erase_contact, scrub_files
 from tidings.privacy.export import export_contact
+from tidings.values import parse_id
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import RuntimeDep, SessionDep
-from tidings.web.forms import Before, Id, LongText, Search, Text, parse_id
+from tidings.web.forms import Before, Id, LongText, Search, Text
 
 router = admin_router("/contacts")
 PAGE_SIZE = 50
 TIMELINE_SIZE = 25
-MAX_FIELDS = 100
 WEB_URL = re.compile(r"https?://[^\s]", re.IGNORECASE)
 ACTIVITY_LABELS = {
     "email_open": "Opened email",
@@ -51,7 +53,10 @@ def is_web_url(value: object) -> bool:
 
 
 def display_value(value: object) -> str:
-    """A custom field value as text (JSON for anything but a string)."""
+    """A custom field value as text: strings as they are, nothing for no value, JSON
+    for numbers, booleans and anything older."""
+    if value is None:
+        return ""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
@@ -136,21 +141,23 @@ def contacts_page(
 
 
 def parse_fields(text: str) -> tuple[dict[str, str], str]:
-    """``name: value`` lines into a dict, or an error message."""
-    fields: dict[str, str] = {}
+    """``name: value`` lines into a dict, or an error message naming the line."""
+    parsed: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         name, colon, value = line.partition(":")
-        name = name.strip()
+        name, value = name.strip(), value.strip()
+        where = f"Custom fields, line {number}"
         if not colon or not name:
-            return {}, f"Custom fields, line {number}: write each field as name: value."
-        if len(name) > 100 or len(value) > 2000:
-            return {}, f"Custom fields, line {number}: the name or value is too long."
-        fields[name] = value.strip()
-    if len(fields) > MAX_FIELDS:
-        return {}, f"Custom fields: at most {MAX_FIELDS} fields."
-    return fields, ""
+            return {}, f"{where}: write each field as name: value."
+        problem = fields.name_problem(name) or fields.value_problem(value)
+        if problem:
+            return {}, f"{where} ({name[:100]}): {problem}."
+        parsed[name] = value
+    if len(parsed) > fields.MAX_FIELDS:
+        return {}, f"Custom fields: at most {fields.MAX_FIELDS} fields."
+    return parsed, ""
 
 
 def _check_names(first_name: str, last_name: str) -> str:
@@ -208,33 +215,88 @@ def create_contact(
     return redirect(f"/contacts/{contact.id}")
 
 
-def _groups(session: Session, contact_id: int) -> list[dict[str, Any]] | None:
-    """The contact's groups, or None when contact groups are not installed."""
+@dataclass(frozen=True)
+class GroupLink:
+    """A contact group the contact is in, as linked from the page."""
+
+    id: int
+    name: str
+
+
+def _groups(session: Session, contact_id: int) -> list[GroupLink]:
+    """The contact's groups, by name."""
     rows = session.execute(
         select(ContactGroup.id, ContactGroup.name)
         .join(GroupMember, GroupMember.group_id == ContactGroup.id)
         .where(GroupMember.contact_id == contact_id)
         .order_by(ContactGroup.name)
     ).all()
-    return [{"id": gid, "name": name} for gid, name in rows]
+    return [GroupLink(gid, name) for gid, name in rows]
 
 
-def _timeline(session: Session, contact_id: int, cursor: str | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One activity on the contact's timeline."""
+
+    activity: ActivityOut
+    label: str
+    email_name: str | None
+
+    @property
+    def type(self) -> str:
+        """The activity type."""
+        return self.activity.type
+
+    @property
+    def value(self) -> str | None:
+        """The activity's value (the URL of a click)."""
+        return self.activity.value
+
+    @property
+    def email_id(self) -> int | None:
+        """The email it happened with, if any."""
+        return self.activity.email_id
+
+    @property
+    def when(self) -> datetime:
+        """When it happened."""
+        return self.activity.occurred_at
+
+    @property
+    def is_link(self) -> bool:
+        """True when the value is an http(s) URL, the only kind shown as a link."""
+        return is_web_url(self.activity.value)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A page of the contact's activities, newest first."""
+
+    items: list[TimelineEntry]
+    next_cursor: str | None
+
+
+def _timeline(session: Session, contact_id: int, cursor: str | None) -> Timeline:
     page = activity_queries.for_contact(
         session=session, contact_id=contact_id, cursor=cursor, limit=TIMELINE_SIZE
     )
-    email_ids = {item["email_id"] for item in page["items"] if item["email_id"]}
+    email_ids = {item.email_id for item in page.items if item.email_id}
     names = dict(
         session.execute(select(Email.id, Email.name).where(Email.id.in_(email_ids))).all()
         if email_ids
         else []
     )
-    for item in page["items"]:
-        item["label"] = ACTIVITY_LABELS.get(item["type"], item["type"])
-        item["is_link"] = is_web_url(item["value"])
-        item["email_name"] = names.get(item["email_id"])
-        item["when"] = datetime.fromisoformat(item["occurred_at"])
-    return page
+    return Timeline(
+        items=[
+            TimelineEntry(
+                activity=item,
+                label=ACTIVITY_LABELS.get(item.type, item.type),
+                email_name=names.get(item.email_id) if item.email_id else None,
+            )
+            for item in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
 
 
 def _detail(
@@ -247,7 +309,7 @@ def _detail(
 ) -> Response:
     fields = sorted((k, display_value(v)) for k, v in (contact.fields or {}).items())
     subscriptions = contact_subscriptions(session, contact.id)
-    subscribed_ids = {s["list_id"] for s in subscriptions}
+    subscribed_ids = {s.list_id for s in subscriptions}
     context = {
         "section": "contacts",
         "contact": contact,
@@ -310,8 +372,7 @@ def edit_contact(
 @router.get("/{contact_id}/export")
 def export(contact_id: Id, session: SessionDep) -> Response:
     """Everything held about the contact, as a JSON download (B10)."""
-    data = export_contact(session=session, contact_id=contact_id)
-    body = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    body = export_contact(session=session, contact_id=contact_id).model_dump_json(indent=2)
     return Response(
         body,
         media_type="application/json",

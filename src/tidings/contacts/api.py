@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select
 
 from tidings.activities import queries as activity_queries
 from tidings.activities.api import ActivityQueryDep
+from tidings.activities.schemas import ActivityPage
 from tidings.contacts import service
 from tidings.contacts.models import Contact
-from tidings.contacts.schemas import ContactIn, ContactPatch
+from tidings.contacts.schemas import ContactIn, ContactOut, ContactPage, ContactPatch
 from tidings.db.session import after_commit
 from tidings.groups.hooks import contacts_changed
 from tidings.privacy.erasure import erase_contact, scrub_files
 from tidings.privacy.export import export_contact
+from tidings.privacy.schemas import ContactExport
+from tidings.values import MAX_ID, Id, Text
 from tidings.web.deps import RuntimeDep, SessionDep, require_api_key
+from tidings.web.errors import API_RESPONSES, BODY_RESPONSES, responses
 
 router = APIRouter(
-    prefix="/api/v1/contacts", tags=["contacts"], dependencies=[Depends(require_api_key)]
+    prefix="/api/v1/contacts",
+    tags=["contacts"],
+    dependencies=[Depends(require_api_key)],
+    responses=API_RESPONSES,
 )
 
 
-@router.post("", status_code=201)
-def create_contact(body: ContactIn, session: SessionDep) -> dict[str, Any]:
+@router.post("", status_code=201, responses=BODY_RESPONSES | responses(409))
+def create_contact(body: ContactIn, session: SessionDep) -> ContactOut:
     """Create a contact; 409 if the email exists."""
     contact = service.create(
         session=session,
@@ -34,56 +41,57 @@ def create_contact(body: ContactIn, session: SessionDep) -> dict[str, Any]:
         fields=body.fields,
     )
     contacts_changed(session, [contact.id])
-    return service.to_dict(contact)
+    return ContactOut.of(contact)
 
 
 @router.get("")
 def find_contacts(
     session: SessionDep,
-    email: str | None = Query(default=None, max_length=320),
-    cursor: int = Query(default=0, ge=0),
-    limit: int = Query(default=50, ge=1, le=500),
-) -> dict[str, Any]:
+    email: Annotated[Text | None, Query(max_length=320)] = None,
+    cursor: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ContactPage:
     """Contacts by email, or all contacts by id (``cursor`` = last id seen)."""
     if email is not None:
         found = service.find_by_email(session=session, email=email)
-        return {"items": [service.to_dict(found)] if found else [], "next_cursor": None}
+        return ContactPage(items=[ContactOut.of(found)] if found else [], next_cursor=None)
     rows = list(
         session.scalars(
             select(Contact).where(Contact.id > cursor).order_by(Contact.id).limit(limit + 1)
         )
     )
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return {"items": [service.to_dict(c) for c in rows[:limit]], "next_cursor": next_cursor}
+    return ContactPage(items=[ContactOut.of(c) for c in rows[:limit]], next_cursor=next_cursor)
 
 
-@router.get("/{contact_id}")
-def get_contact(contact_id: int, session: SessionDep) -> dict[str, Any]:
+@router.get("/{contact_id}", responses=responses(404))
+def get_contact(contact_id: Id, session: SessionDep) -> ContactOut:
     """One contact."""
-    return service.to_dict(service.get(session=session, contact_id=contact_id))
+    return ContactOut.of(service.get(session=session, contact_id=contact_id))
 
 
-@router.patch("/{contact_id}")
-def patch_contact(contact_id: int, body: ContactPatch, session: SessionDep) -> dict[str, Any]:
-    """Change names or custom fields."""
+@router.patch("/{contact_id}", responses=BODY_RESPONSES | responses(404))
+def patch_contact(contact_id: Id, body: ContactPatch, session: SessionDep) -> ContactOut:
+    """Change names or custom fields: ``null`` clears a name and removes a field."""
     contact = service.get(session=session, contact_id=contact_id)
+    given = body.model_fields_set
     service.update(
         session=session,
         contact=contact,
-        first_name=body.first_name,
-        last_name=body.last_name,
+        first_name=body.first_name if "first_name" in given else service.UNCHANGED,
+        last_name=body.last_name if "last_name" in given else service.UNCHANGED,
         fields=body.fields,
     )
     contacts_changed(session, [contact.id])
-    return service.to_dict(contact)
+    return ContactOut.of(contact)
 
 
-@router.get("/{contact_id}/activities")
+@router.get("/{contact_id}/activities", responses=responses(404))
 def contact_activities(
-    contact_id: int,
+    contact_id: Id,
     session: SessionDep,
     query: ActivityQueryDep,
-) -> dict[str, Any]:
+) -> ActivityPage:
     """The contact's activity timeline, newest first."""
     service.get(session=session, contact_id=contact_id)
     return activity_queries.for_contact(
@@ -96,14 +104,14 @@ def contact_activities(
     )
 
 
-@router.get("/{contact_id}/export")
-def export(contact_id: int, session: SessionDep) -> dict[str, Any]:
+@router.get("/{contact_id}/export", responses=responses(404))
+def export(contact_id: Id, session: SessionDep) -> ContactExport:
     """Everything held about the contact (B10)."""
     return export_contact(session=session, contact_id=contact_id)
 
 
-@router.delete("/{contact_id}", status_code=204)
-def erase(contact_id: int, session: SessionDep, runtime: RuntimeDep) -> Response:
+@router.delete("/{contact_id}", status_code=204, response_class=Response, responses=responses(404))
+def erase(contact_id: Id, session: SessionDep, runtime: RuntimeDep) -> Response:
     """Erase the contact's personal data everywhere; counts stay (B10)."""
     erase_contact(session=session, contact_id=contact_id)
 

@@ -3,7 +3,10 @@
 Used by the recipient list page and ``tidings contacts import``. Columns (case, spaces
 and dashes do not matter): ``email`` (or ``e-mail``, ``email address``, ``mail``),
 ``first_name``, ``last_name``, optionally ``consents``; any other column becomes a
-custom field named after its header in snake case. Empty cells change nothing.
+custom field named after its header in snake case (the rules of ``contacts.fields``:
+a file with more custom columns than a contact may have fields is refused, a row
+whose contact would end up with too many fields or with a value too long is
+reported and skipped). Empty cells change nothing.
 The ``consents`` column (code names split by ``|``, ``;`` or spaces; ``yes`` means
 ``tracking``) is read only with ``record_consents=True``: it records agreements given
 elsewhere. Rows are numbered as a spreadsheet shows them (header = row 1). A bad row
@@ -30,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from tidings.consent import service as consent_service
 from tidings.consent.models import TRACKING_CONSENT, Consent
+from tidings.contacts import fields as custom_fields
 from tidings.contacts.models import Contact
 from tidings.contacts.service import normalize_email
 from tidings.errors import Invalid
@@ -52,7 +56,6 @@ ALIASES = {
     for alias in aliases.split()
 }
 NAME_MAX = 200
-FIELD_MAX = 2000
 YES = frozenset({"yes", "y", "true", "1", "x"})
 NO = frozenset({"no", "n", "false", "0", ""})
 DELIMITERS = ",;\t|"
@@ -136,6 +139,7 @@ class ImportResult:
         return data
 
 
+BUILT_IN = frozenset({EMAIL, FIRST_NAME, LAST_NAME, CONSENTS})
 _COUNTER_NAMES = (
     "created updated unchanged subscribed already_subscribed kept_unsubscribed agreements"
 )
@@ -186,6 +190,16 @@ def _columns(header: Sequence[str]) -> list[str]:
     if EMAIL not in meanings:
         shown = ", ".join(repr(c.strip()[:40]) for c in header[:8] if c.strip()) or "nothing"
         raise Invalid(f"the file has no email column (the first row holds {shown})")
+    custom = [(cell, m) for cell, m in zip(header, meanings, strict=True) if m not in BUILT_IN]
+    for cell, name in custom:
+        problem = custom_fields.name_problem(name)
+        if problem:
+            raise Invalid(f"the column {cell.strip()[:120]!r} cannot be a custom field: {problem}")
+    if len(custom) > custom_fields.MAX_FIELDS:
+        raise Invalid(
+            f"the file has {len(custom)} custom field columns; a contact has at most "
+            f"{custom_fields.MAX_FIELDS} custom fields"
+        )
     return meanings
 
 
@@ -307,11 +321,17 @@ def _parse_row(
             return RowProblem(row, address, error)
     fields = {k: v for k, v in values.items() if v}
     for key, value in fields.items():
-        if len(value) > FIELD_MAX:
-            return RowProblem(row, address, f"{key} is longer than {FIELD_MAX} characters")
+        problem = custom_fields.value_problem(value)
+        if problem:
+            return RowProblem(row, address, f"{key}: {problem}")
     seen[address] = row
     out.append(ParsedRow(row, address, first or None, last or None, fields, consents))
     return None
+
+
+def too_many_fields(contact: Contact, row: ParsedRow) -> bool:
+    """True when the row's fields would give the contact more than it may have."""
+    return len({**(contact.fields or {}), **row.fields}) > custom_fields.MAX_FIELDS
 
 
 def _apply(contact: Contact, row: ParsedRow) -> bool:
@@ -339,6 +359,10 @@ def _write(
     contacts: list[tuple[ParsedRow, Contact]] = []
     for row in rows:
         contact = existing.get(row.email)
+        if contact is not None and too_many_fields(contact, row):
+            reason = f"the contact would have more than {custom_fields.MAX_FIELDS} custom fields"
+            tally.problems.append(RowProblem(row.row, row.email, reason))
+            continue
         if contact is None:
             contact = Contact(
                 email=row.email,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tidings.contacts import fields as custom_fields
 from tidings.contacts.models import Contact
 from tidings.errors import Conflict, NotFound
+
+UNCHANGED = object()  # update(): leave this name as it is
 
 
 def normalize_email(email: str) -> str:
@@ -22,15 +25,15 @@ def create(
     email: str,
     first_name: str | None = None,
     last_name: str | None = None,
-    fields: dict[str, Any] | None = None,
+    fields: Mapping[str, object] | None = None,
 ) -> Contact:
-    """Create a contact; ``Conflict`` if the address is taken."""
+    """Create a contact; ``Conflict`` if the address is taken, ``Invalid`` names a bad
+    custom field (``contacts.fields``); ``None`` values are not stored."""
     address = normalize_email(email)
+    checked = custom_fields.merge({}, fields or {})
     if find_by_email(session=session, email=address) is not None:
         raise Conflict(f"a contact with email {address} already exists")
-    contact = Contact(
-        email=address, first_name=first_name, last_name=last_name, fields=dict(fields or {})
-    )
+    contact = Contact(email=address, first_name=first_name, last_name=last_name, fields=checked)
     session.add(contact)
     session.flush()
     return contact
@@ -55,35 +58,17 @@ def update(
     *,
     session: Session,
     contact: Contact,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    fields: dict[str, Any] | None = None,
+    first_name: str | object | None = UNCHANGED,
+    last_name: str | object | None = UNCHANGED,
+    fields: Mapping[str, object] | None = None,
 ) -> Contact:
-    """Change names or merge custom fields (a ``None`` field value removes it)."""
-    if first_name is not None:
-        contact.first_name = first_name
-    if last_name is not None:
-        contact.last_name = last_name
+    """Change names (``None`` clears one) or merge custom fields (a ``None`` value
+    removes that field); ``Invalid`` names a bad field."""
     if fields:
-        merged = dict(contact.fields or {})
-        for key, value in fields.items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        contact.fields = merged
+        contact.fields = custom_fields.merge(contact.fields or {}, fields)
+    if first_name is not UNCHANGED:
+        contact.first_name = first_name  # type: ignore[assignment]
+    if last_name is not UNCHANGED:
+        contact.last_name = last_name  # type: ignore[assignment]
     session.flush()
     return contact
-
-
-def to_dict(contact: Contact) -> dict[str, Any]:
-    """The API shape of a contact."""
-    return {
-        "id": contact.id,
-        "email": contact.email,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "fields": contact.fields or {},
-        "opted_out": contact.opted_out_at is not None,
-        "created_at": contact.created_at.isoformat(),
-    }

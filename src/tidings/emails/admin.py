@@ -3,21 +3,20 @@ activity pages included from their own modules."""
 
 from __future__ import annotations
 
-from fastapi import Query, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from tidings.emails import admin_activities, admin_editor, admin_send, admin_stats
-from tidings.emails.admin_views import MAX_ID, email_rows
+from tidings.emails.admin_views import email_rows
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
+from tidings.web.forms import Before
 
 router = admin_router()
 
 
 @router.get("/emails")
-def email_list(
-    request: Request, session: SessionDep, before: int | None = Query(default=None, ge=1, le=MAX_ID)
-) -> Response:
+def email_list(request: Request, session: SessionDep, before: Before = None) -> Response:
     """Every email, newest first: status, reach, open and click rates."""
     rows, next_before = email_rows(session=session, before=before)
     return page(

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Path, Query, Request
+from fastapi import Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from tidings.activities import queries
 from tidings.activities.models import Activity
+from tidings.activities.schemas import ActivityOut
 from tidings.contacts.models import Contact
 from tidings.emails import admin_views as views
 from tidings.emails import service
 from tidings.emails.admin_stats import email_header
 from tidings.errors import Invalid, TidingsError
+from tidings.values import MAX_ID, Id, parse_id
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
 
 router = admin_router()
 
-EmailId = Annotated[int, Path(ge=1, le=views.MAX_ID)]
 PAGE_SIZE = 50
 NEW_ROWS_LIMIT = 200
 POLL_SECONDS = 2
@@ -46,7 +47,7 @@ def _filters(session: Session, email_id: int, type_: str, link: str) -> dict[str
         activity_type = None
     link_id = None
     try:
-        link_id = views.parse_id(link, "Link")
+        link_id = parse_id(link, "Link")
     except Invalid as exc:
         problems.append(f"{exc.detail}; showing all links.")
     if link_id is not None and link_id not in {item.id for item in links}:
@@ -71,7 +72,7 @@ def newer_rows(
     activity_type: str | None,
     link_id: int | None,
     limit: int = NEW_ROWS_LIMIT,
-) -> list[dict[str, Any]]:
+) -> list[ActivityOut]:
     """Activities stored after ``after_id`` (ids grow with every insert), newest first."""
     query = (
         select(Activity, Contact.email)
@@ -85,26 +86,14 @@ def newer_rows(
     rows = session.execute(
         query.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit)
     ).all()
-    return [
-        {
-            "id": activity.id,
-            "contact_id": activity.contact_id,
-            "contact_email": address,
-            "type": activity.type,
-            "value": activity.value,
-            "link_id": activity.link_id,
-            "details": activity.details,
-            "occurred_at": activity.occurred_at.isoformat(),
-        }
-        for activity, address in rows
-    ]
+    return [ActivityOut.of(activity, address) for activity, address in rows]
 
 
 @router.get("/emails/{email_id}/activities")
 def activities_tab(
     request: Request,
     session: SessionDep,
-    email_id: EmailId,
+    email_id: Id,
     type: str = Query(default="", max_length=100),
     link_id: str = Query(default="", max_length=30),
     cursor: str = Query(default="", max_length=200),
@@ -132,7 +121,7 @@ def activities_tab(
             link_id=filters["link_id"],
             limit=PAGE_SIZE,
         )
-    rows = [views.activity_row(item, filters["positions"]) for item in result["items"]]
+    rows = [views.activity_row(item, filters["positions"]) for item in result.items]
     return page(
         request,
         "admin/emails/activities.html",
@@ -143,7 +132,7 @@ def activities_tab(
             "rows": rows,
             "problems": problems,
             "cursor": cursor,
-            "next_cursor": result["next_cursor"],
+            "next_cursor": result.next_cursor,
             # Page one shows everything up to its newest row; the poller asks for later ones.
             "after_id": max((row.id for row in rows), default=0),
             "poll_seconds": POLL_SECONDS,
@@ -155,8 +144,8 @@ def activities_tab(
 def new_rows_fragment(
     request: Request,
     session: SessionDep,
-    email_id: EmailId,
-    after_id: int = Query(default=0, ge=0, le=views.MAX_ID),
+    email_id: Id,
+    after_id: int = Query(default=0, ge=0, le=MAX_ID),
     type: str = Query(default="", max_length=100),
     link_id: str = Query(default="", max_length=30),
 ) -> Response:
@@ -170,7 +159,7 @@ def new_rows_fragment(
         activity_type=filters["type"],
         link_id=filters["link_id"],
     )
-    newest = max([after_id, *(int(item["id"]) for item in items)])
+    newest = max([after_id, *(item.id for item in items)])
     return page(
         request,
         "admin/emails/_new_rows.html",

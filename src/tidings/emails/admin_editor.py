@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
-from fastapi import Depends, Form, Path, Request
+from fastapi import Depends, Form, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
@@ -14,17 +14,16 @@ from starlette.responses import RedirectResponse, Response
 from tidings.contacts.models import Contact
 from tidings.emails import links as link_markup
 from tidings.emails import rendering, service
-from tidings.emails.admin_views import MAX_ID, parse_id
 from tidings.emails.models import Email
 from tidings.errors import TidingsError
 from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
 from tidings.sending.models import Mailout
+from tidings.values import Id, parse_id
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
 
 router = admin_router()
 
-EmailId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Field = Annotated[str, Form()]
 PREVIEW_CONTACTS = 200
 LIMITS = {
@@ -223,16 +222,14 @@ def create_email(request: Request, session: SessionDep, form: FormDep) -> Respon
 
 
 @router.get("/emails/{email_id}/edit")
-def edit_email(request: Request, session: SessionDep, email_id: EmailId) -> Response:
+def edit_email(request: Request, session: SessionDep, email_id: Id) -> Response:
     """The editor of a saved email."""
     email = service.get(session=session, email_id=email_id)
     return _editor(request, session, EmailForm.of(email), email)
 
 
 @router.post("/emails/{email_id}/edit")
-def update_email(
-    request: Request, session: SessionDep, email_id: EmailId, form: FormDep
-) -> Response:
+def update_email(request: Request, session: SessionDep, email_id: Id, form: FormDep) -> Response:
     """Save changes; once sent, only name, sender and list may change."""
     email = service.get(session=session, email_id=email_id)
     values = form.check()
@@ -248,7 +245,7 @@ def update_email(
 
 
 @router.post("/emails/{email_id}/copy")
-def copy_email(session: SessionDep, email_id: EmailId) -> Response:
+def copy_email(session: SessionDep, email_id: Id) -> Response:
     """A new draft with the same content (the way to change a sent email)."""
     email = service.get(session=session, email_id=email_id)
     copy = service.create(

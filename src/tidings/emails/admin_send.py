@@ -4,28 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Form, Path, Request
+from fastapi import Form, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from tidings.contacts.models import Contact
 from tidings.emails import service
-from tidings.emails.admin_views import MAX_ID, parse_id
 from tidings.emails.models import Email
 from tidings.errors import Invalid, NotFound, TidingsError
 from tidings.groups.models import ContactGroup
 from tidings.lists.models import RecipientList, Subscription
 from tidings.sending import service as sending
-from tidings.sending.models import Mailout
 from tidings.sending.service import recipient_conditions
+from tidings.values import Id, parse_id
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
 
 router = admin_router()
-
-EmailId = Annotated[int, Path(ge=1, le=MAX_ID)]
-MailoutId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def contact_groups(session: Session) -> list[Any] | None:
@@ -84,7 +80,7 @@ def _confirm(
 
 
 @router.get("/emails/{email_id}/send")
-def confirm_send(request: Request, session: SessionDep, email_id: EmailId) -> Response:
+def confirm_send(request: Request, session: SessionDep, email_id: Id) -> Response:
     """The confirmation step: list, recipient count, optional contact groups."""
     email = service.get(session=session, email_id=email_id)
     return _confirm(request, session, email)
@@ -94,7 +90,7 @@ def confirm_send(request: Request, session: SessionDep, email_id: EmailId) -> Re
 def count_fragment(
     request: Request,
     session: SessionDep,
-    email_id: EmailId,
+    email_id: Id,
     contact_group_id: str = "",
     exclude_contact_group_id: str = "",
 ) -> Response:
@@ -117,7 +113,7 @@ def count_fragment(
 def start_send(
     request: Request,
     session: SessionDep,
-    email_id: EmailId,
+    email_id: Id,
     contact_group_id: Annotated[str, Form()] = "",
     exclude_contact_group_id: Annotated[str, Form()] = "",
 ) -> Response:
@@ -153,22 +149,12 @@ def start_send(
     return RedirectResponse(f"/emails/{email.id}?mailout={mailout.id}", status_code=303)
 
 
-def progress_context(session: Session, mailout: Mailout) -> dict[str, Any]:
-    """Figures of the progress bar of one mailout."""
-    data = sending.progress(session=session, mailout=mailout)
-    total = int(data["total"])
-    done = int(data["sent"]) + int(data["failed"]) + int(data["skipped"])
-    data["percent"] = round(done * 100 / total, 1) if total else 100.0
-    data["finished"] = data["status"] in ("finished", "cancelled")
-    return data
-
-
 @router.get("/emails/{email_id}/mailouts/{mailout_id}/progress")
 def progress_fragment(
     request: Request,
     session: SessionDep,
-    email_id: EmailId,
-    mailout_id: MailoutId,
+    email_id: Id,
+    mailout_id: Id,
     compact: bool = False,
 ) -> Response:
     """The progress bar; it keeps polling itself until the mailout has finished."""
@@ -178,5 +164,9 @@ def progress_fragment(
     return page(
         request,
         "admin/emails/_progress.html",
-        {"progress": progress_context(session, mailout), "email_id": email_id, "compact": compact},
+        {
+            "progress": sending.progress(session=session, mailout=mailout),
+            "email_id": email_id,
+            "compact": compact,
+        },
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import asdict
+from typing import Any
 
-from fastapi import Path, Query, Request
+from fastapi import Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
@@ -12,18 +13,19 @@ from starlette.responses import JSONResponse, Response
 from tidings.db.base import utcnow
 from tidings.emails import admin_views as views
 from tidings.emails import service
-from tidings.emails.admin_send import progress_context
 from tidings.emails.models import Email
 from tidings.emails.rendering import sample_subject
+from tidings.sending import service as sending
 from tidings.sending.models import Mailout
 from tidings.stats import service as stats_service
 from tidings.stats.clickmap import click_map
+from tidings.stats.schemas import EmailStatistics
+from tidings.values import Id
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
 
 router = admin_router()
 
-EmailId = Annotated[int, Path(ge=1, le=views.MAX_ID)]
 POLL_SECONDS = 2.5
 
 
@@ -32,10 +34,10 @@ def email_header(session: Session, email: Email) -> dict[str, Any]:
     latest = session.scalars(
         select(Mailout).where(Mailout.email_id == email.id).order_by(Mailout.id.desc()).limit(1)
     ).first()
-    progress = progress_context(session, latest) if latest else None
-    if latest is None:
+    progress = sending.progress(session=session, mailout=latest) if latest else None
+    if progress is None:
         status = "draft"
-    elif progress and not progress["finished"]:
+    elif not progress.finished:
         status = "sending"
     else:
         status = "sent"
@@ -47,13 +49,13 @@ def email_header(session: Session, email: Email) -> dict[str, Any]:
         "status": status,
         "latest": progress,
         "sent_at": views.format_time(sent_at) if sent_at else "",
-        "live": progress is not None and not progress["finished"],
+        "live": progress is not None and not progress.finished,
     }
 
 
-def fingerprint(stats: dict[str, Any]) -> str:
+def fingerprint(stats: EmailStatistics) -> str:
     """Changes whenever a click is counted; the click map is redrawn only then."""
-    return f"{stats['clicks_total']}-{stats['clicks_automated']}"
+    return f"{stats.clicks_total}-{stats.clicks_automated}"
 
 
 def figures_context(session: Session, email: Email, live: bool) -> dict[str, Any]:
@@ -65,7 +67,7 @@ def figures_context(session: Session, email: Email, live: bool) -> dict[str, Any
         "funnel": views.funnel(stats),
         "rates": views.rates(stats),
         "reconciliation": views.reconciliation(stats),
-        "links": stats["links"],
+        "links": stats.links,
         "fingerprint": fingerprint(stats),
         "live": live,
         "poll_seconds": POLL_SECONDS,
@@ -74,7 +76,7 @@ def figures_context(session: Session, email: Email, live: bool) -> dict[str, Any
 
 
 @router.get("/emails/{email_id}")
-def statistics_tab(request: Request, session: SessionDep, email_id: EmailId) -> Response:
+def statistics_tab(request: Request, session: SessionDep, email_id: Id) -> Response:
     """The email page; Statistics is its first tab."""
     email = service.get(session=session, email_id=email_id)
     header = email_header(session, email)
@@ -95,7 +97,7 @@ def statistics_tab(request: Request, session: SessionDep, email_id: EmailId) -> 
 def figures_fragment(
     request: Request,
     session: SessionDep,
-    email_id: EmailId,
+    email_id: Id,
     seen: str = Query(default="", max_length=50),
 ) -> Response:
     """The figures, polled while a mailout runs; redraws the click map when clicks change."""
@@ -116,10 +118,10 @@ def figures_fragment(
 @router.get("/emails/{email_id}/timeline.json")
 def timeline_json(
     session: SessionDep,
-    email_id: EmailId,
+    email_id: Id,
     granularity: str = Query(default="hour", pattern="^(hour|day)$"),
 ) -> Response:
     """Opens and clicks per hour or day, gaps filled, for the chart."""
     service.get(session=session, email_id=email_id)
     items = stats_service.timeline(session=session, email_id=email_id, granularity=granularity)
-    return JSONResponse(views.timeline_series(items, granularity))
+    return JSONResponse(asdict(views.timeline_series(items, granularity)))

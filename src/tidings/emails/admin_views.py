@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tidings.activities.schemas import ActivityOut
 from tidings.emails.links import is_trackable
 from tidings.emails.models import Email
-from tidings.errors import Invalid
-from tidings.sending.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
+from tidings.sending.models import Delivery, DeliveryCounts, Mailout, MailoutStatus
+from tidings.sending.schemas import MailoutProgress
 from tidings.stats.models import EmailStats
+from tidings.stats.schemas import EmailStatistics, Rate, TimelinePoint
 
 PAGE_SIZE = 50
 MAX_FILLED_POINTS = 24 * 62
@@ -32,11 +34,6 @@ ACTIVITY_LABELS = {
     "page_visit": "Page visit",
     "form_submission": "Form submission",
 }
-SENT_STATES = (
-    DeliveryStatus.SENT.value,
-    DeliveryStatus.BOUNCED_SOFT.value,
-    DeliveryStatus.BOUNCED_HARD.value,
-)
 ACTIVE_MAILOUT = (MailoutStatus.QUEUED.value, MailoutStatus.SENDING.value)
 
 
@@ -52,7 +49,7 @@ def format_percent(numerator: int, denominator: int) -> str:
 
 
 @dataclass(frozen=True)
-class Rate:
+class RateView:
     """One rate as the statistics page shows it, its denominator stated."""
 
     key: str
@@ -70,25 +67,21 @@ class Rate:
         return f"{self.numerator:,} of {self.denominator:,} {self.of}"
 
 
-def rate(key: str, label: str, data: dict[str, Any]) -> Rate:
-    """A ``Rate`` from one entry of ``email_statistics()["rates"]``."""
-    numerator = int(data.get("numerator") or 0)
-    denominator = int(data.get("denominator") or 0)
-    over = str(data.get("of") or "")
-    return Rate(
+def rate(key: str, label: str, given: Rate) -> RateView:
+    """How one rate of the statistics reads on the page."""
+    return RateView(
         key=key,
         label=label,
-        percent=format_percent(numerator, denominator),
-        numerator=numerator,
-        denominator=denominator,
-        of=DENOMINATOR_LABELS.get(over, over.replace("_", " ")),
+        percent=format_percent(given.numerator, given.denominator),
+        numerator=given.numerator,
+        denominator=given.denominator,
+        of=DENOMINATOR_LABELS.get(given.of, given.of.replace("_", " ")),
     )
 
 
-def rates(stats: dict[str, Any]) -> list[Rate]:
+def rates(stats: EmailStatistics) -> list[RateView]:
     """Every rate of the statistics, in the order the page shows them."""
-    given = stats.get("rates", {})
-    return [rate(key, label, given[key]) for key, label in RATE_LABELS if key in given]
+    return [rate(key, label, getattr(stats.rates, key)) for key, label in RATE_LABELS]
 
 
 @dataclass(frozen=True)
@@ -101,22 +94,21 @@ class FunnelStep:
     share: str
 
 
-def funnel(stats: dict[str, Any]) -> list[FunnelStep]:
+def funnel(stats: EmailStatistics) -> list[FunnelStep]:
     """Sent → delivered → unique opens → unique clicks."""
-    sent = int(stats.get("sent") or 0)
-    delivered = int(stats.get("delivered") or 0)
+    sent, delivered = stats.sent, stats.delivered
     steps = (
         ("Sent", sent, ""),
         ("Delivered", delivered, f"{format_percent(delivered, sent)} of sent"),
         (
             "Unique opens",
-            int(stats.get("opens_unique") or 0),
-            f"{format_percent(int(stats.get('opens_unique') or 0), delivered)} of delivered",
+            stats.opens_unique,
+            f"{format_percent(stats.opens_unique, delivered)} of delivered",
         ),
         (
             "Unique clicks",
-            int(stats.get("clicks_unique") or 0),
-            f"{format_percent(int(stats.get('clicks_unique') or 0), delivered)} of delivered",
+            stats.clicks_unique,
+            f"{format_percent(stats.clicks_unique, delivered)} of delivered",
         ),
     )
     return [
@@ -130,31 +122,56 @@ def funnel(stats: dict[str, Any]) -> list[FunnelStep]:
     ]
 
 
-def reconciliation(stats: dict[str, Any]) -> dict[str, Any]:
-    """Identified + anonymous = total human clicks; automated apart; why activities differ."""
-    rec = stats.get("reconciliation", {})
-    identified = int(rec.get("clicks_identified") or 0)
-    anonymous = int(rec.get("clicks_anonymous") or 0)
-    total = int(rec.get("clicks_total") or 0)
-    return {
-        "identified": identified,
-        "anonymous": anonymous,
-        "total": total,
-        "automated": int(rec.get("clicks_automated") or 0),
-        "balanced": identified + anonymous == total,
-        "explanation": (
+@dataclass(frozen=True)
+class ReconciliationView:
+    """Identified + anonymous = total human clicks; automated apart; why activities
+    differ."""
+
+    identified: int
+    anonymous: int
+    total: int
+    automated: int
+    explanation: str
+    detail: str
+
+    @property
+    def balanced(self) -> bool:
+        """True when identified and anonymous clicks add up to the total."""
+        return self.identified + self.anonymous == self.total
+
+
+def reconciliation(stats: EmailStatistics) -> ReconciliationView:
+    """The reconciliation box of the statistics page."""
+    rec = stats.reconciliation
+    identified = rec.clicks_identified
+    return ReconciliationView(
+        identified=identified,
+        anonymous=rec.clicks_anonymous,
+        total=rec.clicks_total,
+        automated=rec.clicks_automated,
+        explanation=(
             f"Contact activities show the {identified:,} identified click"
             f"{'' if identified == 1 else 's'} only: anonymous clicks come from recipients "
             "who have not agreed to tracking, and automated ones from scanners and bots."
         ),
-        "detail": str(rec.get("explanation") or ""),
-    }
+        detail=rec.explanation,
+    )
 
 
-def timeline_series(items: list[dict[str, Any]], granularity: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TimelineSeries:
+    """The chart's data: one label and two counts per hour or day."""
+
+    granularity: str
+    labels: list[str]
+    opens: list[int]
+    clicks: list[int]
+
+
+def timeline_series(items: list[TimelinePoint], granularity: str) -> TimelineSeries:
     """Chart data with the empty hours or days filled in (when the span is not huge)."""
     step = timedelta(days=1) if granularity == "day" else timedelta(hours=1)
-    points = [(datetime.fromisoformat(i["at"]), int(i["opens"]), int(i["clicks"])) for i in items]
+    points = [(i.at, i.opens, i.clicks) for i in items]
     if points and (points[-1][0] - points[0][0]) / step < MAX_FILLED_POINTS:
         known = {at: (opens, clicks) for at, opens, clicks in points}
         filled = []
@@ -165,12 +182,12 @@ def timeline_series(items: list[dict[str, Any]], granularity: str) -> dict[str, 
             at += step
         points = filled
     label = "%Y-%m-%d" if granularity == "day" else "%m-%d %H:00"
-    return {
-        "granularity": granularity,
-        "labels": [at.strftime(label) for at, _, _ in points],
-        "opens": [opens for _, opens, _ in points],
-        "clicks": [clicks for _, _, clicks in points],
-    }
+    return TimelineSeries(
+        granularity=granularity,
+        labels=[at.strftime(label) for at, _, _ in points],
+        opens=[opens for _, opens, _ in points],
+        clicks=[clicks for _, _, clicks in points],
+    )
 
 
 def format_time(value: datetime | str | None) -> str:
@@ -199,31 +216,27 @@ class ActivityRow:
     occurred_iso: str
 
 
-def activity_row(item: dict[str, Any], positions: dict[int, int]) -> ActivityRow:
-    """A row of ``activities.queries`` ready to render; only http(s) values become links."""
-    kind = str(item["type"])
-    value = item.get("value")
-    link_id = item.get("link_id")
+def activity_row(item: ActivityOut, positions: dict[int, int]) -> ActivityRow:
+    """An activity ready to render; only http(s) values become links."""
+    kind = item.type
     if kind.startswith("custom:"):
         label = f"Custom: {kind[7:]}"
     else:
         label = ACTIVITY_LABELS.get(kind, kind.replace("_", " ").capitalize())
-    at = item["occurred_at"]
-    details = item.get("details")
-    inferred = isinstance(details, dict) and bool(details.get("inferred_from_click"))
+    value = item.value
     return ActivityRow(
-        id=int(item["id"]),
-        contact_id=item.get("contact_id"),
-        contact_email=str(item.get("contact_email") or ""),
+        id=item.id,
+        contact_id=item.contact_id,
+        contact_email=item.contact_email,
         type=kind,
         type_label=label,
-        less_reliable=kind == "email_open" and not inferred,
-        inferred=inferred,
+        less_reliable=kind == "email_open" and not item.inferred,
+        inferred=item.inferred,
         value=value,
-        value_href=value if isinstance(value, str) and is_trackable(value) else None,
-        link_position=positions.get(link_id) if link_id is not None else None,
-        occurred_at=datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        occurred_iso=str(at),
+        value_href=value if value is not None and is_trackable(value) else None,
+        link_position=positions.get(item.link_id) if item.link_id is not None else None,
+        occurred_at=item.occurred_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        occurred_iso=item.occurred_at.isoformat(),
     )
 
 
@@ -236,30 +249,13 @@ class EmailRow:
     subject: str
     purpose: str
     status: str
-    mailout_id: int | None
-    progress_sent: int
-    progress_total: int
+    progress: MailoutProgress | None  # of the running mailout
     sent_at: datetime | None
     recipients: int
     open_rate: str
     click_rate: str
     open_explanation: str
     click_explanation: str
-
-    @property
-    def progress(self) -> dict[str, Any]:
-        """The progress bar figures of the running mailout."""
-        total = self.progress_total
-        return {
-            "id": self.mailout_id,
-            "status": "sending",
-            "sent": self.progress_sent,
-            "total": total,
-            "failed": 0,
-            "skipped": 0,
-            "percent": round(self.progress_sent * 100 / total, 1) if total else 0.0,
-            "finished": False,
-        }
 
     @property
     def href(self) -> str:
@@ -297,46 +293,46 @@ def email_rows(
         when = mailout.finished_at or mailout.started_at
         if when is not None:
             sent_at[mailout.email_id] = when
-    counts: dict[int, dict[str, int]] = {}
+    by_email: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for email_id, status, count in session.execute(
         select(Delivery.email_id, Delivery.status, func.count())
         .where(Delivery.email_id.in_(ids))
         .group_by(Delivery.email_id, Delivery.status)
     ):
-        counts.setdefault(email_id, {})[status] = count
-    active = [m.id for m in latest.values() if m.status in ACTIVE_MAILOUT]
-    progress: dict[int, int] = dict(
-        session.execute(  # type: ignore[arg-type]
-            select(Delivery.mailout_id, func.count())
-            .where(Delivery.mailout_id.in_(active), Delivery.status.in_(SENT_STATES))
-            .group_by(Delivery.mailout_id)
-        ).all()
-    )
+        by_email[email_id].append((status, count))
+    active = {m.id: m for m in latest.values() if m.status in ACTIVE_MAILOUT}
+    by_mailout: dict[int | None, list[tuple[str, int]]] = defaultdict(list)
+    for mailout_id, status, count in session.execute(
+        select(Delivery.mailout_id, Delivery.status, func.count())
+        .where(Delivery.mailout_id.in_(list(active)))
+        .group_by(Delivery.mailout_id, Delivery.status)
+    ):
+        by_mailout[mailout_id].append((status, count))
     stats = {
         s.email_id: s
         for s in session.scalars(select(EmailStats).where(EmailStats.email_id.in_(ids)))
     }
     rows = []
     for email in emails:
-        by_status = counts.get(email.id, {})
-        recipients = sum(by_status.get(s, 0) for s in SENT_STATES)
-        bounced = by_status.get(SENT_STATES[1], 0) + by_status.get(SENT_STATES[2], 0)
-        delivered = recipients - bounced
+        counts = DeliveryCounts.of(by_email[email.id])
+        recipients, delivered = counts.sent, counts.delivered
         row_stats = stats.get(email.id)
         opens = row_stats.opens_unique if row_stats else 0
         clicks = row_stats.clicks_unique if row_stats else 0
         last = latest.get(email.id)
-        status = _status(last, recipients)
+        running = active.get(last.id) if last else None
         rows.append(
             EmailRow(
                 id=email.id,
                 name=email.name,
                 subject=email.subject,
                 purpose=email.purpose,
-                status=status,
-                mailout_id=last.id if last else None,
-                progress_sent=progress.get(last.id, 0) if last else 0,
-                progress_total=last.total if last else 0,
+                status=_status(last, recipients),
+                progress=(
+                    MailoutProgress.of(running, DeliveryCounts.of(by_mailout[running.id]))
+                    if running
+                    else None
+                ),
                 sent_at=sent_at.get(email.id),
                 recipients=recipients,
                 open_rate=format_percent(opens, delivered),
@@ -346,16 +342,3 @@ def email_rows(
             )
         )
     return rows, next_before
-
-
-MAX_ID = 2**62
-
-
-def parse_id(value: str | None, what: str) -> int | None:
-    """An optional id from a form or query field; ``Invalid`` names the field."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
-        raise Invalid(f"{what}: not a valid choice")
-    return int(text)

@@ -10,14 +10,20 @@ from typing import Any
 import html2text
 from jinja2 import ChainableUndefined, Template, TemplateError, Undefined
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tidings.emails import links as link_markup
+from tidings.emails.sandbox import (
+    BoundedSandbox,
+    TemplateLimitError,
+    current_budget,
+    message_budget,
+)
 from tidings.errors import Invalid
 
 
-class _StrictSandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, failing loudly on unsafe access instead of rendering nothing."""
+class _StrictSandbox(BoundedSandbox):
+    """The bounded sandbox, failing loudly on unsafe access instead of rendering
+    nothing."""
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         raise SecurityError(f"access to attribute {attribute!r} is not allowed in templates")
@@ -85,13 +91,22 @@ def _html_to_text_template(prepared_html: str) -> str:
     return re.sub(r"TDGPH(\d{5})X", lambda m: saved[int(m.group(1))], text)
 
 
-def _compile(env: ImmutableSandboxedEnvironment, source: str, what: str) -> Template:
+def _compile(env: BoundedSandbox, source: str, what: str) -> Template:
     try:
         return env.from_string(source)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
         raise Invalid(f"{what}: template error{where}: {exc}") from exc
+    except (ValueError, RecursionError, MemoryError) as exc:
+        # A number literal too long to read, or nesting too deep to compile.
+        raise Invalid(f"{what}: template error: {type(exc).__name__}: {exc}") from exc
+
+
+def render_part(template: Template, **context: Any) -> str:
+    """One part of a message, its text counted against the message's budget (call it
+    inside ``sandbox.message_budget``)."""
+    return current_budget().produce(template.generate(**context))
 
 
 @dataclass
@@ -154,15 +169,18 @@ def validate(*, subject: str, html: str, plain_text: str | None) -> list[link_ma
         raise Invalid("subject: must not be empty")
     prepared, found = link_markup.prepare(html)
     compiled = compile_email(subject=subject, prepared_html=prepared, plain_text=plain_text)
-    for part, template in (
-        ("subject", compiled.subject),
-        ("html", compiled.html),
-        ("plain_text", compiled.text),
-    ):
-        try:
-            template.render(contact=SAMPLE_CONTACT)
-        except Exception as exc:
-            raise Invalid(f"{part}: cannot be rendered: {exc}") from exc
+    with message_budget():
+        for part, template in (
+            ("subject", compiled.subject),
+            ("html", compiled.html),
+            ("plain_text", compiled.text),
+        ):
+            try:
+                render_part(template, contact=SAMPLE_CONTACT)
+            except TemplateLimitError as exc:
+                raise Invalid(f"{part}: template limit: {exc}") from exc
+            except Exception as exc:
+                raise Invalid(f"{part}: cannot be rendered: {exc}") from exc
     return found
 
 
@@ -181,25 +199,33 @@ def render(
     contact: dict[str, Any],
     tracked_url: Callable[[int, str], str | None],
 ) -> RenderedMessage:
-    """Render one recipient's message with tracked links."""
-    subject = " ".join(compiled.subject.render(contact=contact).split())
-    html_body, destinations = link_markup.rewrite(
-        compiled.html.render(contact=contact), tracked_url
-    )
-    if compiled.text_mode == "convert":
-        converter = html2text.HTML2Text()
-        converter.body_width = 0
-        text = str(converter.handle(html_body))
-    elif compiled.text_mode == "given":
-        text = track_plain_text_urls(
-            compiled.text.render(contact=contact), destinations, tracked_url
+    """Render one recipient's message with tracked links, within the limits of
+    ``emails.sandbox`` (``TemplateLimitError`` beyond them)."""
+    with message_budget():
+        subject = " ".join(render_part(compiled.subject, contact=contact).split())
+        html_body, destinations = link_markup.rewrite(
+            render_part(compiled.html, contact=contact), tracked_url
         )
-    else:
-        text = _TEXT_LINK_RE.sub(
-            lambda m: _text_link(int(m.group(1)), destinations, tracked_url),
-            compiled.text.render(contact=contact),
-        )
+        if compiled.text_mode == "convert":
+            converter = html2text.HTML2Text()
+            converter.body_width = 0
+            text = str(converter.handle(html_body))
+        elif compiled.text_mode == "given":
+            text = track_plain_text_urls(
+                render_part(compiled.text, contact=contact), destinations, tracked_url
+            )
+        else:
+            text = _TEXT_LINK_RE.sub(
+                lambda m: _text_link(int(m.group(1)), destinations, tracked_url),
+                render_part(compiled.text, contact=contact),
+            )
     return RenderedMessage(subject=subject, html=html_body, text=text, destinations=destinations)
+
+
+def render_html(compiled: CompiledEmail, contact: dict[str, Any]) -> str:
+    """The HTML part alone, link markers kept (the click map), within the limits."""
+    with message_budget():
+        return render_part(compiled.html, contact=contact)
 
 
 def _text_link(

@@ -1,10 +1,24 @@
-"""API bodies for emails and sends."""
+"""API bodies and read models of emails."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from tidings.emails.models import EmailPurpose
+from tidings.emails.models import Email, EmailPurpose, Link
+from tidings.values import Id, Text, Timestamp
+
+Name = Annotated[Text, Field(min_length=1, max_length=200)]
+Subject = Annotated[Text, Field(min_length=1, max_length=500)]
+Html = Annotated[Text, Field(min_length=1, max_length=1_000_000)]
+PlainText = Annotated[Text, Field(max_length=1_000_000)]
+
+
+def _not_given() -> Any:
+    """The value of a field left out of a PATCH body (never stored: the route applies
+    only the fields given)."""
+    return None
 
 
 class EmailIn(BaseModel):
@@ -12,34 +26,86 @@ class EmailIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    subject: str = Field(min_length=1, max_length=500)
-    html: str = Field(min_length=1, max_length=1_000_000)
-    plain_text: str | None = Field(default=None, max_length=1_000_000)
-    sender_name: str = Field(min_length=1, max_length=200)
+    name: Name
+    subject: Subject
+    html: Html
+    plain_text: PlainText | None = None
+    sender_name: Name
     sender_address: EmailStr
-    recipient_list_id: int | None = None
+    recipient_list_id: Id | None = None
     purpose: EmailPurpose = EmailPurpose.REGULAR
 
 
 class EmailPatch(BaseModel):
-    """Body of ``PATCH /api/v1/emails/{id}``."""
+    """Body of ``PATCH /api/v1/emails/{id}``: the fields given change. ``null`` clears
+    ``plain_text`` (derived from the HTML again) and ``recipient_list_id``; the other
+    fields cannot be empty, so ``null`` for them is a 422."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    subject: str | None = Field(default=None, min_length=1, max_length=500)
-    html: str | None = Field(default=None, min_length=1, max_length=1_000_000)
-    plain_text: str | None = Field(default=None, max_length=1_000_000)
-    sender_name: str | None = Field(default=None, min_length=1, max_length=200)
-    sender_address: EmailStr | None = None
-    recipient_list_id: int | None = None
+    # Left out means unchanged; null fails their type (a 422).
+    name: Name = Field(default_factory=_not_given)
+    subject: Subject = Field(default_factory=_not_given)
+    html: Html = Field(default_factory=_not_given)
+    plain_text: PlainText | None = None
+    sender_name: Name = Field(default_factory=_not_given)
+    sender_address: EmailStr = Field(default_factory=_not_given)
+    recipient_list_id: Id | None = None
 
 
-class SendIn(BaseModel):
-    """Body of ``POST /api/v1/emails/{id}/send``."""
+class LinkOut(BaseModel):
+    """One tracked link position of an email, with its URL as written."""
 
-    model_config = ConfigDict(extra="forbid")
+    link_id: int
+    position: int
+    url: str
 
-    contact_group_id: int | None = None
-    exclude_contact_group_id: int | None = None
+
+class EmailOut(BaseModel):
+    """An email as listed."""
+
+    id: int
+    name: str
+    subject: str
+    html: str
+    plain_text: str | None
+    sender_name: str
+    sender_address: str
+    recipient_list_id: int | None
+    purpose: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def fields_of(cls, email: Email) -> dict[str, object]:
+        """The stored email's values of these fields."""
+        return {name: getattr(email, name) for name in EmailOut.model_fields}
+
+    @classmethod
+    def of(cls, email: Email) -> EmailOut:
+        """The read model of a stored email."""
+        return cls.model_validate(cls.fields_of(email))
+
+
+class EmailDetail(EmailOut):
+    """One email with its link positions, in order."""
+
+    links: list[LinkOut]
+
+    @classmethod
+    def with_links(cls, email: Email, links: list[Link]) -> EmailDetail:
+        """The read model of a stored email and its links."""
+        return cls.model_validate(
+            {
+                **EmailOut.fields_of(email),
+                "links": [
+                    LinkOut(link_id=link.id, position=link.position, url=link.url) for link in links
+                ],
+            }
+        )
+
+
+class EmailList(BaseModel):
+    """Every email, newest first."""
+
+    items: list[EmailOut]

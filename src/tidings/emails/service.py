@@ -129,25 +129,3 @@ def _store_links(session: Session, email: Email, found: list[link_markup.FoundLi
         session.flush()
         session.add(LinkStats(link_id=link.id, email_id=email.id))
     session.flush()
-
-
-def to_dict(email: Email, *, link_rows: list[Link] | None = None) -> dict[str, Any]:
-    """The API shape of an email."""
-    data: dict[str, Any] = {
-        "id": email.id,
-        "name": email.name,
-        "subject": email.subject,
-        "html": email.html,
-        "plain_text": email.plain_text,
-        "sender_name": email.sender_name,
-        "sender_address": email.sender_address,
-        "recipient_list_id": email.recipient_list_id,
-        "purpose": email.purpose,
-        "created_at": email.created_at.isoformat(),
-        "updated_at": email.updated_at.isoformat(),
-    }
-    if link_rows is not None:
-        data["links"] = [
-            {"link_id": link.id, "position": link.position, "url": link.url} for link in link_rows
-        ]
-    return data

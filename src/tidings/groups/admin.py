@@ -34,16 +34,17 @@ from tidings.groups.admin_words import describe, load_names, plain
 from tidings.groups.graph import load_conditions
 from tidings.groups.membership import member_count, rebuild_with_dependents
 from tidings.groups.models import ContactGroup, GroupMember
+from tidings.values import parse_id
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import SessionDep
-from tidings.web.forms import MAX_ID, Id, Text, parse_id
+from tidings.web.forms import Before, Id, Text
 from tidings.web.pages import render
 
 router = admin_router("/contact-groups")
 PAGE_SIZE = 50
 MAX_CONDITION_TEXT = 200_000
 EMPTY: dict[str, Any] = {"all": []}
-After = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+After = Before
 FormItems = list[tuple[str, str]]
 
 

@@ -27,7 +27,7 @@ from tidings.emails.models import Email, Link
 from tidings.errors import Invalid
 from tidings.groups.models import ContactGroup
 from tidings.lists.models import RecipientList
-from tidings.web.forms import parse_id
+from tidings.values import parse_id
 
 ROOT = "condition"
 RAW = "json"

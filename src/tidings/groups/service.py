@@ -16,7 +16,6 @@ from tidings.groups.graph import check_condition, load_conditions
 from tidings.groups.membership import (
     RebuildResult,
     forget_group,
-    member_count,
     rebuild,
     rebuild_with_dependents,
     tune_for_bulk,
@@ -146,21 +145,3 @@ def groups_of_contact(*, session: Session, contact_id: int) -> list[ContactGroup
             .order_by(ContactGroup.name)
         )
     )
-
-
-def to_dict(group: ContactGroup, *, count: int | None = None) -> dict[str, Any]:
-    """The API shape of a group."""
-    return {
-        "id": group.id,
-        "name": group.name,
-        "condition": group.condition,
-        "member_count": count,
-        "created_at": group.created_at.isoformat(),
-        "updated_at": group.updated_at.isoformat(),
-        "last_rebuilt_at": group.last_rebuilt_at.isoformat() if group.last_rebuilt_at else None,
-    }
-
-
-def to_dict_counted(session: Session, group: ContactGroup) -> dict[str, Any]:
-    """The API shape of a group with its current member count."""
-    return to_dict(group, count=member_count(session, group.id))

@@ -26,9 +26,10 @@ from tidings.groups.hooks import contacts_changed
 from tidings.lists import service
 from tidings.lists.models import RecipientList, Subscription
 from tidings.runtime import Runtime
+from tidings.values import parse_id
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import RuntimeDep, SessionDep
-from tidings.web.forms import Before, Id, Text, parse_id
+from tidings.web.forms import Before, Id, Text
 
 log = logging.getLogger(__name__)
 router = admin_router()
@@ -43,7 +44,18 @@ def all_lists(session: Session) -> list[RecipientList]:
     return list(session.scalars(select(RecipientList).order_by(RecipientList.name)))
 
 
-def contact_subscriptions(session: Session, contact_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ContactSubscription:
+    """One of a contact's lists on the contact's page."""
+
+    list_id: int
+    name: str
+    status: str
+    source: str
+    since: datetime
+
+
+def contact_subscriptions(session: Session, contact_id: int) -> list[ContactSubscription]:
     """The contact's lists with status, source and when it last changed."""
     rows = session.execute(
         select(Subscription, RecipientList.name)
@@ -52,14 +64,7 @@ def contact_subscriptions(session: Session, contact_id: int) -> list[dict[str, A
         .order_by(RecipientList.name)
     ).all()
     return [
-        {
-            "list_id": s.list_id,
-            "name": name,
-            "status": s.status,
-            "source": s.source,
-            "since": s.updated_at,
-        }
-        for s, name in rows
+        ContactSubscription(s.list_id, name, s.status, s.source, s.updated_at) for s, name in rows
     ]
 
 

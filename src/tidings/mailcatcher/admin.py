@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import Request
 from starlette.responses import Response
@@ -31,7 +31,17 @@ ANGLE_URL = re.compile(r"<([^<>\s]+)>")
 WEB_URL = re.compile(r"https?://", re.IGNORECASE)
 
 
-def key_headers(headers: list[tuple[str, str]]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class KeyHeader:
+    """A header a sender checks first; ``links`` are its http(s) URLs (List-Unsubscribe)."""
+
+    name: str
+    value: str
+    links: list[str]
+    others: list[str]
+
+
+def key_headers(headers: list[tuple[str, str]]) -> list[KeyHeader]:
     """The headers a sender checks first, with the http(s) URLs of List-Unsubscribe."""
     found: dict[str, str] = {}
     for name, value in headers:
@@ -54,7 +64,7 @@ def key_headers(headers: list[tuple[str, str]]) -> list[dict[str, Any]]:
         urls = ANGLE_URL.findall(value) if name == "List-Unsubscribe" else []
         links = [u for u in urls if WEB_URL.match(u)]
         others = [u for u in urls if not WEB_URL.match(u)]
-        items.append({"name": name, "value": value, "links": links, "others": others})
+        items.append(KeyHeader(name, value, links, others))
     return items
 
 
@@ -78,7 +88,7 @@ def message_page(request: Request, message_id: Id, session: SessionDep) -> Respo
         "mailcatcher/message.html",
         {
             "message": message,
-            "key_headers": key_headers(message["headers"]),
+            "key_headers": key_headers(message.headers),
             "base_path": "/inbox",
             "section": "inbox",
         },

@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
+from tidings.contacts.schemas import ContactOut
 from tidings.emails.models import Email
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
+from tidings.privacy.schemas import (
+    ContactExport,
+    ExportedActivity,
+    ExportedAgreement,
+    ExportedDelivery,
+    ExportedGroup,
+    ExportedLink,
+    ExportedSubscription,
+)
 from tidings.sending.models import Delivery, DeliveryLinkUrl
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if value is not None and hasattr(value, "isoformat") else value
-
-
-def export_contact(*, session: Session, contact_id: int) -> dict[str, Any]:
+def export_contact(*, session: Session, contact_id: int) -> ContactExport:
     """The contact, agreements, subscriptions, deliveries and activities."""
     contact = contacts.get(session=session, contact_id=contact_id)
     agreements = session.execute(
@@ -49,58 +53,57 @@ def export_contact(*, session: Session, contact_id: int) -> dict[str, Any]:
     activities = session.scalars(
         select(Activity).where(Activity.contact_id == contact_id).order_by(Activity.occurred_at)
     ).all()
-    data: dict[str, Any] = {
-        "contact": contacts.to_dict(contact),
-        "consent_agreements": [
-            {
-                "consent": code,
-                "version": version,
-                "text": text,
-                "given_at": _iso(a.given_at),
-                "source": a.source,
-                "revoked_at": _iso(a.revoked_at),
-                "revoke_source": a.revoke_source,
-            }
-            for a, code, version, text in agreements
-        ],
-        "subscriptions": [
-            {
-                "list_id": s.list_id,
-                "list": name,
-                "status": s.status,
-                "source": s.source,
-                "created_at": _iso(s.created_at),
-                "updated_at": _iso(s.updated_at),
-            }
-            for s, name in subscriptions
-        ],
-        "deliveries": [
-            {
-                "email_id": d.email_id,
-                "email": name,
-                "subject": subject,
-                "status": d.status,
-                "sent_at": _iso(d.sent_at),
-            }
-            for d, name, subject in deliveries
-        ],
-        "personalized_links": [{"delivery_id": d, "url": url} for d, url in link_urls],
-        "activities": [
-            {
-                "type": a.type,
-                "email_id": a.email_id,
-                "link_id": a.link_id,
-                "value": a.value,
-                "details": a.details,
-                "occurred_at": _iso(a.occurred_at),
-            }
-            for a in activities
-        ],
-    }
     groups = session.execute(
         select(ContactGroup.id, ContactGroup.name)
         .join(GroupMember, GroupMember.group_id == ContactGroup.id)
         .where(GroupMember.contact_id == contact_id)
     ).all()
-    data["contact_groups"] = [{"id": gid, "name": name} for gid, name in groups]
-    return data
+    return ContactExport(
+        contact=ContactOut.of(contact),
+        consent_agreements=[
+            ExportedAgreement(
+                consent=code,
+                version=version,
+                text=text,
+                given_at=a.given_at,
+                source=a.source,
+                revoked_at=a.revoked_at,
+                revoke_source=a.revoke_source,
+            )
+            for a, code, version, text in agreements
+        ],
+        subscriptions=[
+            ExportedSubscription(
+                list_id=s.list_id,
+                list=name,
+                status=s.status,
+                source=s.source,
+                created_at=s.created_at,
+                updated_at=s.updated_at,
+            )
+            for s, name in subscriptions
+        ],
+        deliveries=[
+            ExportedDelivery(
+                email_id=d.email_id,
+                email=name,
+                subject=subject,
+                status=d.status,
+                sent_at=d.sent_at,
+            )
+            for d, name, subject in deliveries
+        ],
+        personalized_links=[ExportedLink(delivery_id=d, url=url) for d, url in link_urls],
+        activities=[
+            ExportedActivity(
+                type=a.type,
+                email_id=a.email_id,
+                link_id=a.link_id,
+                value=a.value,
+                details=a.details,
+                occurred_at=a.occurred_at,
+            )
+            for a in activities
+        ],
+        contact_groups=[ExportedGroup(id=gid, name=name) for gid, name in groups],
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
@@ -29,6 +31,65 @@ class DeliveryStatus(enum.StrEnum):
     SKIPPED = "skipped"
     BOUNCED_SOFT = "bounced_soft"
     BOUNCED_HARD = "bounced_hard"
+
+
+# The states of a message the SMTP server accepted: "sent" counts these, and
+# "delivered" is sent minus the bounced ones (SPEC B2). Nowhere else decides it.
+SENT_STATES = (DeliveryStatus.SENT, DeliveryStatus.BOUNCED_SOFT, DeliveryStatus.BOUNCED_HARD)
+SENT_STATE_VALUES = tuple(state.value for state in SENT_STATES)
+
+
+@dataclass(frozen=True)
+class DeliveryCounts:
+    """Deliveries counted by status, and the sending figures derived from them."""
+
+    by_status: Mapping[str, int]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[str, int]]) -> DeliveryCounts:
+        """From ``(status, count)`` rows, e.g. a ``GROUP BY status`` query."""
+        counts: dict[str, int] = {}
+        for status, count in rows:
+            counts[str(status)] = counts.get(str(status), 0) + int(count)
+        return cls(counts)
+
+    def _get(self, status: DeliveryStatus) -> int:
+        return self.by_status.get(status.value, 0)
+
+    @property
+    def sent(self) -> int:
+        """Messages the SMTP server accepted (bounced ones included)."""
+        return sum(self._get(state) for state in SENT_STATES)
+
+    @property
+    def bounced_soft(self) -> int:
+        """Accepted, then bounced with a temporary failure."""
+        return self._get(DeliveryStatus.BOUNCED_SOFT)
+
+    @property
+    def bounced_hard(self) -> int:
+        """Accepted, then bounced for good."""
+        return self._get(DeliveryStatus.BOUNCED_HARD)
+
+    @property
+    def delivered(self) -> int:
+        """Sent minus bounces."""
+        return self.sent - self.bounced_soft - self.bounced_hard
+
+    @property
+    def failed(self) -> int:
+        """Given up on."""
+        return self._get(DeliveryStatus.FAILED)
+
+    @property
+    def skipped(self) -> int:
+        """Left out when their turn came (the contact was erased meanwhile)."""
+        return self._get(DeliveryStatus.SKIPPED)
+
+    @property
+    def pending(self) -> int:
+        """Not sent yet."""
+        return self._get(DeliveryStatus.PENDING)
 
 
 class Mailout(Base):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, func, insert, literal, select
 from sqlalchemy.orm import Session
 
@@ -14,7 +12,15 @@ from tidings.errors import Conflict, Invalid, NotFound
 from tidings.groups.models import ContactGroup
 from tidings.groups.service import is_member, member_ids_select
 from tidings.lists.models import Subscription, SubscriptionStatus
-from tidings.sending.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
+from tidings.sending.models import (
+    SENT_STATE_VALUES,
+    Delivery,
+    DeliveryCounts,
+    DeliveryStatus,
+    Mailout,
+    MailoutStatus,
+)
+from tidings.sending.schemas import MailoutProgress
 
 RUN_MAILOUT_JOB = "sending.run_mailout"
 
@@ -28,7 +34,8 @@ def recipient_conditions(
     already = select(Delivery.contact_id).where(
         Delivery.email_id == email_id,
         Delivery.contact_id.is_not(None),
-        Delivery.status.in_([DeliveryStatus.SENT.value, DeliveryStatus.PENDING.value]),
+        # Sent (bounced ones too: they were sent) or about to be.
+        Delivery.status.in_([*SENT_STATE_VALUES, DeliveryStatus.PENDING.value]),
     )
     conditions: list[ColumnElement[bool]] = [
         Subscription.list_id == list_id,
@@ -136,31 +143,13 @@ def get_mailout(*, session: Session, mailout_id: int) -> Mailout:
     return mailout
 
 
-def progress(*, session: Session, mailout: Mailout) -> dict[str, Any]:
-    """The API shape of a mailout: ``{id, email_id, status, total, sent, failed, ...}``."""
-    counts = dict(
+def progress(*, session: Session, mailout: Mailout) -> MailoutProgress:
+    """Where a mailout stands: its deliveries counted by status."""
+    counts = DeliveryCounts.of(
         session.execute(
             select(Delivery.status, func.count())
             .where(Delivery.mailout_id == mailout.id)
             .group_by(Delivery.status)
         ).all()
     )
-    sent = sum(
-        counts.get(s.value, 0)
-        for s in (DeliveryStatus.SENT, DeliveryStatus.BOUNCED_SOFT, DeliveryStatus.BOUNCED_HARD)
-    )
-    return {
-        "id": mailout.id,
-        "email_id": mailout.email_id,
-        "status": mailout.status,
-        "total": mailout.total,
-        "sent": sent,
-        "failed": counts.get(DeliveryStatus.FAILED.value, 0),
-        "skipped": counts.get(DeliveryStatus.SKIPPED.value, 0),
-        "pending": counts.get(DeliveryStatus.PENDING.value, 0),
-        "contact_group_id": mailout.contact_group_id,
-        "exclude_contact_group_id": mailout.exclude_contact_group_id,
-        "created_at": mailout.created_at.isoformat(),
-        "started_at": mailout.started_at.isoformat() if mailout.started_at else None,
-        "finished_at": mailout.finished_at.isoformat() if mailout.finished_at else None,
-    }
+    return MailoutProgress.of(mailout, counts)

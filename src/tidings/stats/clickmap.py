@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from html import escape
-from typing import Any
 
 from tidings.emails import rendering
 from tidings.emails.links import MARKER
 from tidings.emails.models import Email
+from tidings.stats.schemas import LinkFigures
 
 _SCRIPT_RE = re.compile(r"<script\b.*?(?:</script\s*>|$)", re.IGNORECASE | re.DOTALL)
 _REFRESH_RE = re.compile(r"<meta\b[^>]*http-equiv\s*=\s*[\"']?refresh[^>]*>", re.IGNORECASE)
@@ -36,12 +36,12 @@ def strip_scripts(html: str) -> str:
     return _REFRESH_RE.sub("", _SCRIPT_RE.sub("", html))
 
 
-def badge(position: int, figures: dict[str, Any] | None, clicks_all: int) -> str:
+def badge(position: int, figures: LinkFigures | None, clicks_all: int) -> str:
     """The escaped badge shown after one link: clicks and share of all human clicks."""
-    clicks = int(figures["clicks_total"]) if figures else 0
-    unique = int(figures["clicks_unique"]) if figures else 0
+    clicks = figures.clicks_total if figures else 0
+    unique = figures.clicks_unique if figures else 0
     share = round(clicks * 100 / clicks_all) if clicks_all else 0
-    url = str(figures["url"]) if figures else ""
+    url = figures.url if figures else ""
     title = f"Link {position}: {url} — {clicks} clicks, {unique} unique, {share}% of all clicks"
     text = f"{clicks} click{'' if clicks == 1 else 's'} · {share}%"
     zero = " zero" if clicks == 0 else ""
@@ -51,10 +51,10 @@ def badge(position: int, figures: dict[str, Any] | None, clicks_all: int) -> str
     )
 
 
-def inject_badges(html: str, links: list[dict[str, Any]]) -> str:
+def inject_badges(html: str, links: list[LinkFigures]) -> str:
     """Put a badge after every marked link of ``html`` (rendered with markers kept)."""
-    by_position = {int(item["position"]): item for item in links}
-    clicks_all = sum(int(item["clicks_total"]) for item in links)
+    by_position = {item.position: item for item in links}
+    clicks_all = sum(item.clicks_total for item in links)
     pieces: list[str] = []
     cursor = 0
     for match in _ANCHOR_RE.finditer(html):
@@ -79,10 +79,10 @@ def render_sample(email: Email) -> str:
     compiled = rendering.compile_email(
         subject=email.subject, prepared_html=email.prepared_html, plain_text=email.plain_text
     )
-    return compiled.html.render(contact=rendering.SAMPLE_CONTACT)
+    return rendering.render_html(compiled, rendering.SAMPLE_CONTACT)
 
 
-def click_map(email: Email, links: list[dict[str, Any]]) -> str:
+def click_map(email: Email, links: list[LinkFigures]) -> str:
     """The document for the click map frame; a short notice if the email cannot render."""
     try:
         body = render_sample(email)

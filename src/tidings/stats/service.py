@@ -4,74 +4,78 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tidings.emails.models import Link
-from tidings.sending.models import Delivery, DeliveryStatus
+from tidings.sending.models import SENT_STATE_VALUES, Delivery, DeliveryCounts
 from tidings.stats.models import COUNTER_FIELDS, EmailStats, LinkStats, TimelineBucket
+from tidings.stats.schemas import (
+    EmailStatistics,
+    LinkFigures,
+    Rate,
+    Rates,
+    Reconciliation,
+    TimelinePoint,
+)
 
-SENT_STATES = (DeliveryStatus.SENT, DeliveryStatus.BOUNCED_SOFT, DeliveryStatus.BOUNCED_HARD)
+EXPLANATION = (
+    "Contact activities list only identified clicks: those of contacts who had "
+    "agreed to tracking when they clicked. Anonymous clicks are counted here but "
+    "never tied to a person; automated clicks (scanners, bots) are kept apart "
+    "from both."
+)
 
 
-def _rate(numerator: int, denominator: int, over: str) -> dict[str, Any]:
-    value = round(numerator / denominator, 4) if denominator else None
-    return {"value": value, "numerator": numerator, "denominator": denominator, "of": over}
-
-
-def email_statistics(*, session: Session, email_id: int) -> dict[str, Any]:
-    """Every field and counting rule of SPEC B2 for one email."""
-    row = session.get(EmailStats, email_id)
-    counters = {name: getattr(row, name) if row else 0 for name in COUNTER_FIELDS}
-    states = dict(
+def delivery_counts(*, session: Session, email_id: int) -> DeliveryCounts:
+    """The email's messages the SMTP server accepted, by status."""
+    return DeliveryCounts.of(
         session.execute(
             select(Delivery.status, func.count())
-            .where(
-                Delivery.email_id == email_id, Delivery.status.in_([s.value for s in SENT_STATES])
-            )
+            .where(Delivery.email_id == email_id, Delivery.status.in_(SENT_STATE_VALUES))
             .group_by(Delivery.status)
         ).all()
     )
-    bounced_soft = states.get(DeliveryStatus.BOUNCED_SOFT.value, 0)
-    bounced_hard = states.get(DeliveryStatus.BOUNCED_HARD.value, 0)
-    sent = sum(states.values())
-    delivered = sent - bounced_soft - bounced_hard
-    data: dict[str, Any] = {
-        "email_id": email_id,
-        "sent": sent,
-        "delivered": delivered,
-        "bounced_soft": bounced_soft,
-        "bounced_hard": bounced_hard,
+
+
+def email_statistics(*, session: Session, email_id: int) -> EmailStatistics:
+    """Every field and counting rule of SPEC B2 for one email."""
+    row = session.get(EmailStats, email_id)
+    counters: dict[str, int] = {
+        name: int(getattr(row, name)) if row else 0 for name in COUNTER_FIELDS
+    }
+    deliveries = delivery_counts(session=session, email_id=email_id)
+    sent, delivered = deliveries.sent, deliveries.delivered
+    bounced = deliveries.bounced_soft + deliveries.bounced_hard
+    return EmailStatistics(
+        email_id=email_id,
+        sent=sent,
+        delivered=delivered,
+        bounced_soft=deliveries.bounced_soft,
+        bounced_hard=deliveries.bounced_hard,
         **counters,
-    }
-    data["rates"] = {
-        "open_rate": _rate(counters["opens_unique"], delivered, "delivered"),
-        "click_rate": _rate(counters["clicks_unique"], delivered, "delivered"),
-        "click_to_open_rate": _rate(
-            counters["clicks_unique"], counters["opens_unique"], "opens_unique"
+        rates=Rates(
+            open_rate=Rate.of_counts(counters["opens_unique"], delivered, "delivered"),
+            click_rate=Rate.of_counts(counters["clicks_unique"], delivered, "delivered"),
+            click_to_open_rate=Rate.of_counts(
+                counters["clicks_unique"], counters["opens_unique"], "opens_unique"
+            ),
+            unsubscribe_rate=Rate.of_counts(counters["unsubscribes"], delivered, "delivered"),
+            bounce_rate=Rate.of_counts(bounced, sent, "sent"),
         ),
-        "unsubscribe_rate": _rate(counters["unsubscribes"], delivered, "delivered"),
-        "bounce_rate": _rate(bounced_soft + bounced_hard, sent, "sent"),
-    }
-    data["links"] = link_statistics(session=session, email_id=email_id)
-    data["reconciliation"] = {
-        "clicks_total": counters["clicks_total"],
-        "clicks_identified": counters["clicks_identified"],
-        "clicks_anonymous": counters["clicks_anonymous"],
-        "clicks_automated": counters["clicks_automated"],
-        "explanation": (
-            "Contact activities list only identified clicks: those of contacts who had "
-            "agreed to tracking when they clicked. Anonymous clicks are counted here but "
-            "never tied to a person; automated clicks (scanners, bots) are kept apart "
-            "from both."
+        links=link_statistics(session=session, email_id=email_id),
+        reconciliation=Reconciliation(
+            clicks_total=counters["clicks_total"],
+            clicks_identified=counters["clicks_identified"],
+            clicks_anonymous=counters["clicks_anonymous"],
+            clicks_automated=counters["clicks_automated"],
+            explanation=EXPLANATION,
         ),
-    }
-    return data
+    )
 
 
-def link_statistics(*, session: Session, email_id: int) -> list[dict[str, Any]]:
+def link_statistics(*, session: Session, email_id: int) -> list[LinkFigures]:
     """Per link position, in order, with totals rolled up by URL as well."""
     rows = session.execute(
         select(
@@ -90,20 +94,20 @@ def link_statistics(*, session: Session, email_id: int) -> list[dict[str, Any]]:
     for row in rows:
         by_url[row[2]] += row[3] or 0
     return [
-        {
-            "link_id": row[0],
-            "position": row[1],
-            "url": row[2],
-            "clicks_total": row[3] or 0,
-            "clicks_unique": row[4] or 0,
-            "clicks_automated": row[5] or 0,
-            "url_clicks_total": by_url[row[2]],
-        }
+        LinkFigures(
+            link_id=row[0],
+            position=row[1],
+            url=row[2],
+            clicks_total=row[3] or 0,
+            clicks_unique=row[4] or 0,
+            clicks_automated=row[5] or 0,
+            url_clicks_total=by_url[row[2]],
+        )
         for row in rows
     ]
 
 
-def timeline(*, session: Session, email_id: int, granularity: str = "hour") -> list[dict[str, Any]]:
+def timeline(*, session: Session, email_id: int, granularity: str = "hour") -> list[TimelinePoint]:
     """Human opens and clicks per hour or per day, oldest first."""
     rows = session.execute(
         select(TimelineBucket.bucket, TimelineBucket.opens, TimelineBucket.clicks)
@@ -116,4 +120,4 @@ def timeline(*, session: Session, email_id: int, granularity: str = "hour") -> l
         totals = buckets.setdefault(key, [0, 0])
         totals[0] += opens
         totals[1] += clicks
-    return [{"at": at.isoformat(), "opens": o, "clicks": c} for at, (o, c) in buckets.items()]
+    return [TimelinePoint(at=at, opens=o, clicks=c) for at, (o, c) in buckets.items()]

@@ -5,10 +5,12 @@ browsers; an admin page asked for without a session redirects to the login page.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -18,6 +20,45 @@ from tidings.web.access import LoginRequired, login_redirect
 from tidings.web.kinds import API_PREFIX
 
 log = logging.getLogger(__name__)
+
+
+class ValidationIssue(BaseModel):
+    """One invalid part of a request: where (``["body", "fields", "k"]``) and why."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx answer of the API: a message, or for a 422 on the request's shape the
+    list of invalid parts."""
+
+    detail: str | list[ValidationIssue] = Field(
+        description="A readable message; for a request that does not fit the schema, "
+        "one entry per invalid part"
+    )
+
+
+ERROR_MEANINGS = {
+    400: "The body could not be read (not JSON, or numbers beyond what JSON allows)",
+    401: "No API key, or an unknown or revoked one",
+    404: "An id in the path (or the body) names nothing",
+    409: "Conflicts with existing data",
+    413: "The request body is larger than the limit (TIDINGS_API_MAX_BODY_BYTES)",
+    422: "Invalid input: the detail names the field, the condition path or the template part",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of these error statuses, for a router or a route."""
+    return {code: {"model": ErrorOut, "description": ERROR_MEANINGS[code]} for code in codes}
+
+
+# Every API route can answer these: a missing key, and a request that does not fit.
+API_RESPONSES = responses(401, 422)
+# Routes that read a JSON body can also refuse it as unreadable or too large.
+BODY_RESPONSES = responses(400, 413)
 
 
 def _wants_json(request: Request) -> bool:

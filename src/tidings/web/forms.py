@@ -1,16 +1,19 @@
-"""Typed, bounded inputs shared by the admin pages (ids, search, form text)."""
+"""Typed, bounded inputs shared by the admin pages (ids, search, form text).
+
+Ids are ``tidings.values.Id`` in paths and queries and ``tidings.values.parse_id`` in
+form fields, as everywhere else.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form, Path, Query
+from fastapi import Form, Query
 from pydantic import AfterValidator
 
-# Ids above this are refused with 422 before reaching the database (BIGINT range).
-MAX_ID = 2**62
-Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-Before = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+from tidings.values import Id
+
+Before = Annotated[Id | None, Query()]
 
 
 def _no_nul(value: str) -> str:
@@ -23,8 +26,4 @@ Text = Annotated[str, Form(max_length=1000), AfterValidator(_no_nul)]
 LongText = Annotated[str, Form(max_length=100_000), AfterValidator(_no_nul)]
 Search = Annotated[str, Query(max_length=200), AfterValidator(_no_nul)]
 
-
-def parse_id(text: str) -> int | None:
-    """A form field holding an id, or None when it is not one."""
-    text = text.strip()
-    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_ID else None
+__all__ = ["Before", "Id", "LongText", "Search", "Text"]
