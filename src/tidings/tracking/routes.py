@@ -23,6 +23,7 @@ from tidings.tracking import tokens
 from tidings.tracking import unsubscribe as unsub
 from tidings.tracking.classifier import Interaction
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
+from tidings.tracking.services import TrackingServices
 from tidings.tracking.writer import WriterUnavailable
 from tidings.web.pages import error_page, render
 from tidings.web.security import SecurityHeaders
@@ -34,6 +35,11 @@ NO_STORE = {"Cache-Control": "no-store, max-age=0", "Referrer-Policy": "no-refer
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def _services(request: Request) -> TrackingServices:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.shared(TrackingServices)
 
 
 def _interaction(request: Request, kind: str) -> Interaction:
@@ -51,18 +57,19 @@ def _invalid(request: Request) -> Response:
 
 async def click(request: Request) -> Response:
     """Record a click and redirect to the exact destination of that link."""
-    runtime = _runtime(request)
-    data = runtime.signer.read(tokens.CLICK, request.path_params["token"])
+    tracking = _services(request)
+    data = tracking.signer.read(tokens.CLICK, request.path_params["token"])
     if data is None:
         return _invalid(request)
-    link = runtime.links.peek(data.link_id)
+    links = tracking.links
+    link = links.peek(data.link_id)
     if link is None:
-        link = await run_in_threadpool(runtime.links.load, data.link_id)
+        link = await run_in_threadpool(links.load, data.link_id)
         if link is None:
             return _invalid(request)
     url: str | None = link.url
     if link.personalized:
-        url = await run_in_threadpool(runtime.links.delivery_destination, data.delivery_id, link)
+        url = await run_in_threadpool(links.delivery_destination, data.delivery_id, link)
     if url is None or not is_trackable(url):
         return _invalid(request)
     verdict = request.app.state.classifier.classify(_interaction(request, CLICK))
@@ -85,8 +92,7 @@ async def click(request: Request) -> Response:
 
 async def open_pixel(request: Request) -> Response:
     """Record an open and answer a transparent GIF."""
-    runtime = _runtime(request)
-    data = runtime.signer.read(tokens.OPEN, request.path_params["token"])
+    data = _services(request).signer.read(tokens.OPEN, request.path_params["token"])
     if data is None:
         return Response(status_code=404, headers=NO_STORE)
     email_id = data.link_id  # open tokens sign the email id in the link slot
@@ -110,7 +116,9 @@ async def open_pixel(request: Request) -> Response:
 async def unsubscribe(request: Request) -> Response:
     """GET/HEAD show a confirmation page; POST unsubscribes at once (one-click, B8)."""
     runtime = _runtime(request)
-    data = runtime.signer.read(tokens.UNSUBSCRIBE, request.path_params["token"])
+    data = runtime.shared(TrackingServices).signer.read(
+        tokens.UNSUBSCRIBE, request.path_params["token"]
+    )
     if data is None:
         return _invalid(request)
     everything = False

@@ -24,6 +24,7 @@ from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
 from tidings.groups.hooks import contacts_changed
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
 from tidings.tracking.events import TrackedEvent
+from tidings.tracking.services import signer
 
 if TYPE_CHECKING:
     from tidings.runtime import Runtime
@@ -197,7 +198,7 @@ class EventWriter:
             try:
                 with self.runtime.session() as session:
                     outcome = apply_batch(
-                        session, events, signer=self.runtime.signer, policy=self.policy,
+                        session, events, signer=signer(self.runtime), policy=self.policy,
                         commit=True, known=self.known_markers,
                     )  # fmt: skip
                     self._after_commit(session, outcome)
