@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
 from tidings.groups.hooks import contacts_changed
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
-from tidings.tracking.events import TrackedEvent
+from tidings.tracking.events import TrackedEvent, TrackingWriter
 from tidings.tracking.services import signer
 
 if TYPE_CHECKING:
@@ -222,3 +222,7 @@ class EventWriter:
             contacts_changed(
                 session, sorted(outcome.identified_contacts), groups_exist=outcome.groups_exist
             )
+
+
+if TYPE_CHECKING:
+    _IS_A_TRACKING_WRITER: type[TrackingWriter] = EventWriter

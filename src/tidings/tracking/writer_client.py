@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
 from tidings.tracking import wire
-from tidings.tracking.events import TrackedEvent
+from tidings.tracking.events import TrackedEvent, TrackingWriter
 from tidings.tracking.writer import WriterUnavailable
 from tidings.tracking.writer_process import WriterProcess
 
@@ -158,3 +158,7 @@ class RemoteWriter:
             if not waiter.done():
                 with contextlib.suppress(RuntimeError):
                     waiter.set_exception(error)
+
+
+if TYPE_CHECKING:
+    _IS_A_TRACKING_WRITER: type[TrackingWriter] = RemoteWriter
