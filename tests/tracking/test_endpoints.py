@@ -120,7 +120,8 @@ def test_unmatched_paths_methods_and_bodies_are_4xx_with_the_headers(
         assert page.headers["content-type"].startswith("text/html")
         assert f"Error {status}" in page.text  # the product's error page, not a traceback
     # A 405 names the methods that would do.
-    assert client.post(f"/t/c/{tokens.click}").headers["allow"] == "GET, HEAD"
+    allow = client.post(f"/t/c/{tokens.click}").headers["allow"]
+    assert set(allow.split(", ")) == {"GET", "HEAD"}
     # Nothing was recorded, nobody unsubscribed: the real requests still work.
     assert client.get(f"/t/c/{tokens.click}", follow_redirects=False).status_code == 302
     assert client.get(f"/u/{tokens.unsubscribe}", headers=BROWSER).status_code == 200
