@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     tracking_batch_max: int = Field(default=500, ge=1)
     # "process": a writer process beside the web server; "thread": inside it
     tracking_writer: Literal["process", "thread"] = "process"
+    # The consent policy (B1) as module:object; empty for the default
+    consent_policy: str = ""
     # Embedded mail catcher
     mailcatcher_port: int = 1025
     # Housekeeping

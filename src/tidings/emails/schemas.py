@@ -20,6 +20,8 @@ class EmailIn(BaseModel):
     sender_address: EmailStr
     recipient_list_id: int | None = None
     purpose: EmailPurpose = EmailPurpose.REGULAR
+    # The code name of the consent that governs tracking of this email (B1).
+    tracking_consent: str = Field(default="tracking", min_length=1, max_length=100)
 
 
 class EmailPatch(BaseModel):
@@ -34,6 +36,7 @@ class EmailPatch(BaseModel):
     sender_name: str | None = Field(default=None, min_length=1, max_length=200)
     sender_address: EmailStr | None = None
     recipient_list_id: int | None = None
+    tracking_consent: str | None = Field(default=None, min_length=1, max_length=100)
 
 
 class SendIn(BaseModel):

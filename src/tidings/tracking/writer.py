@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
+from tidings.consent.policy import TrackingPolicy, tracking_policy
 from tidings.groups.hooks import contacts_changed
 from tidings.jobs.loop import BackgroundLoop
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
@@ -112,7 +112,7 @@ class EventWriter(BackgroundLoop):
     ) -> None:
         super().__init__("tidings-event-writer", None)
         self.runtime = runtime
-        self.policy: TrackingPolicy = policy or ConsentAgreementPolicy()
+        self.policy: TrackingPolicy = policy or tracking_policy(runtime)
         self.batch_max = batch_max or runtime.settings.tracking_batch_max
         self.on_committed = on_committed
         self.known_markers = KnownMarkers()
