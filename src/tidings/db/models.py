@@ -12,7 +12,7 @@ from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
-from tidings.tracking.models import TrackingEvent, UniqueMarker
+from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
 from tidings.web.auth.models import ApiKey, User
 
 metadata = Base.metadata
@@ -26,6 +26,7 @@ __all__ = [
     "ConsentText",
     "Contact",
     "ContactGroup",
+    "CountingWindow",
     "Delivery",
     "DeliveryLinkUrl",
     "Email",

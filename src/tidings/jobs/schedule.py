@@ -30,7 +30,10 @@ class Every:
 def default_schedule(runtime: Runtime) -> list[Every]:
     """The recurring jobs this deployment needs, from its settings."""
     settings = runtime.settings
-    entries = [Every("groups.rebuild_all", settings.group_rebuild_interval)]
+    entries = [
+        Every("groups.rebuild_all", settings.group_rebuild_interval),
+        Every("privacy.close_counting_windows", 3600.0),
+    ]
     if settings.retention_activity_days or settings.retention_inactive_contact_days:
         entries.append(Every("privacy.retention", 3600.0))
     return [e for e in entries if e.seconds > 0]

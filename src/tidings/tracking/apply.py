@@ -19,7 +19,7 @@ from tidings.consent.policy import TrackingPolicy
 from tidings.tracking import rules, statements
 from tidings.tracking.events import TrackedEvent
 from tidings.tracking.markers import KnownMarkers, Marker
-from tidings.tracking.tokens import TokenSigner
+from tidings.tracking.windows import CountingWindows
 
 __all__ = ["BatchOutcome", "KnownMarkers", "apply_batch"]
 
@@ -38,12 +38,16 @@ def apply_batch(
     session: Session,
     events: Sequence[TrackedEvent],
     *,
-    signer: TokenSigner,
+    windows: CountingWindows,
     policy: TrackingPolicy,
     commit: bool = False,
     known: KnownMarkers | None = None,
 ) -> BatchOutcome:
     """Record ``events``; the caller commits the session.
+
+    ``windows`` must know the window of every email of the batch's human events
+    (``CountingWindows.prepare``, before the session's transaction began): the marker
+    keys come from there.
 
     Markers in ``known`` are taken as existing and not inserted; the outcome lists
     every marker of the batch, for the caller to add to ``known`` once committed.
@@ -60,7 +64,7 @@ def apply_batch(
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         return _apply(
-            conn, session, events, signer=signer, policy=policy, commit=commit, known=known
+            conn, session, events, windows=windows, policy=policy, commit=commit, known=known
         )
     except dbapi_error as exc:
         # As SQLAlchemy would have raised it, so the writer tells a refused batch
@@ -76,14 +80,14 @@ def _apply(
     session: Session,
     events: Sequence[TrackedEvent],
     *,
-    signer: TokenSigner,
+    windows: CountingWindows,
     policy: TrackingPolicy,
     commit: bool,
     known: KnownMarkers | None,
 ) -> BatchOutcome:
     sql = statements.for_dialect(conn.dialect.name)
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    keys = {d: signer.recipient_key(d) for d in {e.delivery_id for e in events if not e.automated}}
+    keys = windows.recipient_keys(events)
     wanted = rules.markers_of(events, keys)
     outcome = BatchOutcome(markers=wanted)
     if known is not None:

@@ -96,12 +96,6 @@ class TokenSigner:
             return None
         return TokenData(delivery_id=values[0], link_id=values[1])
 
-    def recipient_key(self, delivery_id: int) -> bytes:
-        """A keyed hash of a delivery, used only to count unique recipients."""
-        mac = self._keyed.copy()
-        mac.update(b"k" + _varint(delivery_id))
-        return mac.digest()[:16]
-
 
 def _decode(token: str) -> bytes | None:
     """The bytes of ``token`` if it is canonical base64url without padding, else None.

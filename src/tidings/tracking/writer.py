@@ -24,7 +24,7 @@ from tidings.groups.hooks import contacts_changed
 from tidings.jobs.loop import BackgroundLoop
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
 from tidings.tracking.events import TrackedEvent, TrackingWriter
-from tidings.tracking.services import signer
+from tidings.tracking.windows import CountingWindows
 
 if TYPE_CHECKING:
     from tidings.runtime import Runtime
@@ -116,6 +116,7 @@ class EventWriter(BackgroundLoop):
         self.batch_max = batch_max or runtime.settings.tracking_batch_max
         self.on_committed = on_committed
         self.known_markers = KnownMarkers()
+        self.windows = CountingWindows(runtime.sessions, runtime.settings.counting_window_days)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.batches = 0
         self.events = 0
@@ -187,9 +188,12 @@ class EventWriter(BackgroundLoop):
         error: BaseException | None = None
         for attempt in range(_ATTEMPTS):
             try:
+                # Unknown windows are read in a transaction of their own, before the
+                # batch's (on SQLite the batch's holds the write lock).
+                self.windows.prepare(events)
                 with self.runtime.session() as session:
                     outcome = apply_batch(
-                        session, events, signer=signer(self.runtime), policy=self.policy,
+                        session, events, windows=self.windows, policy=self.policy,
                         commit=True, known=self.known_markers,
                     )  # fmt: skip
                     self._after_commit(session, outcome)
