@@ -22,6 +22,7 @@ from tidings.db.base import utcnow
 from tidings.emails import service as emails
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery, Mailout
+from tidings.tracking.services import signer as tracking_signer
 from tidings.tracking.tokens import click_path
 
 LINKS = 20
@@ -94,7 +95,7 @@ def generate(db: Database, deliveries: int, *, consenting_every: int = 2) -> Cli
         assert len(link_ids) == LINKS, link_ids
         OUT.mkdir(parents=True, exist_ok=True)
         paths_file = OUT / f"clicks-{db.kind}-paths.txt"
-        signer = runtime.signer
+        signer = tracking_signer(runtime)
         with paths_file.open("w") as out:
             for delivery_id in delivery_ids:
                 out.write(

@@ -35,6 +35,16 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _check_policy(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Load the consent policy now: a bad ``TIDINGS_CONSENT_POLICY`` stops the start."""
+    from tidings.consent.policy import PolicyError, tracking_policy
+
+    try:
+        tracking_policy(runtime)
+    except PolicyError as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def migrate() -> None:
     """Apply database migrations and create the default ``tracking`` consent."""
@@ -74,6 +84,7 @@ def serve(
     if port:
         settings.port = port
     runtime = _runtime(settings)
+    _check_policy(runtime)
     application = create_app(runtime, workers=workers, mailcatcher=not settings.smtp_url)
     console.print(f"Tidings listening on [bold]http://{settings.host}:{settings.port}[/bold]")
     tune_for_serving()
@@ -99,6 +110,7 @@ def worker() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runtime = _runtime()
+    _check_policy(runtime)
     register_jobs()
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()

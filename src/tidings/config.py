@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     tracking_batch_max: int = Field(default=500, ge=1)
     # "process": a writer process beside the web server; "thread": inside it
     tracking_writer: Literal["process", "thread"] = "process"
+    # The consent policy (B1) as module:object; empty for the default
+    consent_policy: str = ""
+    # Days after an email's first send its unique counts move; then its marker key goes
+    counting_window_days: int = Field(default=30, ge=1, le=3650)
     # Embedded mail catcher
     mailcatcher_port: int = 1025
     # Housekeeping

@@ -1,10 +1,11 @@
-"""The runtime: settings, database, signer and shared services of one process."""
+"""The runtime: settings, database, job queue and the shared services of one process."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,12 +16,16 @@ from tidings.db.session import make_sessionmaker, session_scope
 
 if TYPE_CHECKING:
     from tidings.jobs.queue import JobQueue
-    from tidings.tracking.cache import LinkCache
-    from tidings.tracking.tokens import TokenSigner
+
+T = TypeVar("T")
 
 
 class Runtime:
-    """Everything one Tidings process shares: built once at start, passed explicitly."""
+    """Everything one Tidings process shares: built once at start, passed explicitly.
+
+    Domains keep what they share per process (tracking its token signer and link
+    cache, consent its policy) through ``shared``, so the runtime knows none of them.
+    """
 
     def __init__(self, settings: Settings, *, pre_ping: bool = True) -> None:
         self.settings = settings
@@ -29,9 +34,9 @@ class Runtime:
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.secret_key = settings.resolved_secret_key()
         self.base_url = settings.resolved_base_url()
-        self._signer: TokenSigner | None = None
-        self._links: LinkCache | None = None
         self._queue: JobQueue | None = None
+        self._shared: dict[Callable[[Runtime], Any], Any] = {}
+        self._shared_lock = threading.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -45,23 +50,21 @@ class Runtime:
             session.info["runtime"] = self
             yield session
 
-    @property
-    def signer(self) -> TokenSigner:
-        """Signs and verifies tracking and unsubscribe tokens."""
-        if self._signer is None:
-            from tidings.tracking.tokens import TokenSigner
+    def shared(self, factory: Callable[[Runtime], T]) -> T:
+        """The one object ``factory`` makes for this runtime, made on first use.
 
-            self._signer = TokenSigner(self.secret_key)
-        return self._signer
-
-    @property
-    def links(self) -> LinkCache:
-        """Cache of link destinations in front of the database."""
-        if self._links is None:
-            from tidings.tracking.cache import LinkCache
-
-            self._links = LinkCache(self.sessions)
-        return self._links
+        ``factory`` is also the key: pass a module-level class or function, never a
+        fresh lambda. Thread-safe; after the first call a dictionary look-up.
+        """
+        try:
+            item: T = self._shared[factory]
+            return item
+        except KeyError:
+            with self._shared_lock:
+                if factory not in self._shared:
+                    self._shared[factory] = factory(self)
+                made: T = self._shared[factory]
+                return made
 
     @property
     def queue(self) -> JobQueue:

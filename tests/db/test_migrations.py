@@ -50,7 +50,7 @@ def test_markers_keep_their_rows_across_the_sqlite_table_rebuild(database_url: s
             text("INSERT INTO unique_markers VALUES (:e, 'o', 0, :k), (:e, 'l', 7, :k)"),
             {"e": email_id, "k": b"k" * 16},
         )
-    upgrade(database_url)
+    upgrade(database_url, "0004")
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT kind, link_id FROM unique_markers ORDER BY kind")).all()
         assert [tuple(r) for r in rows] == [("l", 7), ("o", 0)]
@@ -64,6 +64,7 @@ def test_markers_keep_their_rows_across_the_sqlite_table_rebuild(database_url: s
         indexes = {ix["name"] for ix in inspect(conn).get_indexes("activities")}
         assert "ix_activities_type_time" not in indexes
         assert "ix_activities_type_time_contact" in indexes
+    upgrade(database_url)
     engine.dispose()
 
 
@@ -87,7 +88,7 @@ def test_tracking_rows_keep_only_the_contact_foreign_key(database_url: str) -> N
             ),
             {"e": email_id, "at": datetime.now(UTC)},
         )
-    upgrade(database_url)
+    upgrade(database_url, "0005")
     with engine.connect() as conn:
         assert inspect(conn).get_foreign_keys("unique_markers") == []
         assert inspect(conn).get_foreign_keys("tracking_events") == []
@@ -108,4 +109,36 @@ def test_tracking_rows_keep_only_the_contact_foreign_key(database_url: str) -> N
                 text("SELECT sql FROM sqlite_master WHERE name = 'unique_markers'")
             ).scalar_one()
             assert "WITHOUT ROWID" in sql
+    upgrade(database_url)
+    engine.dispose()
+
+
+def test_markers_keyed_with_the_secret_are_gone_and_their_windows_closed(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    downgrade(database_url, "0005")
+    with engine.begin() as conn:
+        marked, unmarked = _an_email(conn), _an_email(conn)
+        conn.execute(
+            text("INSERT INTO unique_markers VALUES (:e, 'o', 0, :k), (:e, 'c', 0, :k)"),
+            {"e": marked, "k": b"k" * 16},
+        )
+    before = datetime.now(UTC)
+    upgrade(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM unique_markers")).scalar_one() == 0
+        rows = conn.execute(
+            text("SELECT email_id, marker_key, closes_at FROM counting_windows")
+        ).all()
+    # The email whose markers could be linked back with the secret has a window that
+    # closed at the upgrade, without key; the other will get one when it is sent.
+    assert [(r[0], r[1]) for r in rows] == [(marked, None)]
+    assert unmarked != marked
+    closes_at = rows[0][2]
+    if isinstance(closes_at, str):
+        closes_at = datetime.fromisoformat(closes_at)
+    if closes_at.tzinfo is None:
+        closes_at = closes_at.replace(tzinfo=UTC)
+    assert abs((closes_at - before).total_seconds()) < 120
     engine.dispose()

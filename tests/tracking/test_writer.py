@@ -360,7 +360,9 @@ def test_a_refused_batch_leaves_its_markers_unknown(runtime: Runtime, writer: Ev
 
     results = asyncio.run(main())
     assert results[0] is None and isinstance(results[1], WriterUnavailable)
-    key = runtime.signer.recipient_key
+    window = writer.windows.window(sent.email_id)
+    assert window is not None
+    key = window.recipient_key
     assert (sent.email_id, "o", 0, key(good)) in writer.known_markers
     # The refused event's open marker was inserted in a transaction that rolled back.
     assert (sent.email_id, "o", 0, key(refused)) not in writer.known_markers

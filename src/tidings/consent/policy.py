@@ -1,25 +1,35 @@
 """The tracking policy: may this interaction become a contact activity? (B1)
 
-One pluggable decision. The default asks "does the contact, at the moment of the
-interaction, hold an active agreement to the consent that governs this email?"
-An integrator replaces it by passing another ``TrackingPolicy`` to the runtime.
+One pluggable decision. The default (``ConsentAgreementPolicy``) asks "does the
+contact, at the moment of the interaction, hold an active agreement to the consent
+that governs this email?" (the email's own ``tracking_consent_id``, else the
+``tracking`` consent). An integrator replaces it in every deployment shape with the
+setting ``TIDINGS_CONSENT_POLICY=module:object``: the web process, the writer process
+and the workers load it through ``load_policy``, once per runtime
+(``tracking_policy``). ``object`` is a ``TrackingPolicy``, or a class or function
+that makes one when called without arguments.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
 from tidings.db import pg_arrays
 from tidings.db.base import driver_time
-from tidings.emails.models import Email
+
+if TYPE_CHECKING:
+    from tidings.runtime import Runtime
 
 Subject = tuple[int, int]  # (contact_id, email_id)
+# The emails table, named rather than imported: emails name their consent, not the
+# other way round.
+EMAILS = "emails"
 
 
 class TrackingPolicy(Protocol):
@@ -30,23 +40,69 @@ class TrackingPolicy(Protocol):
     ) -> dict[Subject, int | None]:
         """For each allowed (contact, email): the consent id it is tracked under.
 
-        Subjects missing from the answer are counted anonymously only.
+        Subjects missing from the answer are counted anonymously only. Called by
+        the tracking writer once per batch, inside the batch's transaction.
         """
         ...
 
 
-def governing_consents(session: Session, email_ids: Iterable[int]) -> dict[int, int | None]:
-    """The consent that governs tracking of each email (its own, else ``tracking``)."""
-    ids = sorted(set(email_ids))
-    if not ids:
-        return {}
-    default_id = select(Consent.id).where(Consent.code_name == TRACKING_CONSENT).scalar_subquery()
-    rows = session.connection().execute(
-        select(Email.id, func.coalesce(Email.tracking_consent_id, default_id)).where(
-            Email.id.in_(ids)
+class PolicyError(ValueError):
+    """``TIDINGS_CONSENT_POLICY`` does not name a usable policy."""
+
+
+def load_policy(spec: str) -> TrackingPolicy:
+    """The policy ``spec`` names (``module:object``), the default when empty.
+
+    Raises ``PolicyError`` saying what is wrong: a start-up error, never a failure
+    at the first click.
+    """
+    spec = spec.strip()
+    if not spec:
+        return ConsentAgreementPolicy()
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise PolicyError(
+            f"TIDINGS_CONSENT_POLICY={spec!r}: expected module:object, "
+            "e.g. mypackage.policies:OnlyCustomers"
         )
-    )
-    return {email_id: consent_id for email_id, consent_id in rows}
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PolicyError(
+            f"TIDINGS_CONSENT_POLICY={spec!r}: cannot import {module_name}: {exc}"
+        ) from exc
+    for name in attribute.split("."):
+        try:
+            found = getattr(found, name)
+        except AttributeError:
+            raise PolicyError(
+                f"TIDINGS_CONSENT_POLICY={spec!r}: {module_name} has no {attribute}"
+            ) from None
+    policy = found
+    if isinstance(found, type) or not callable(getattr(found, "allowed", None)):
+        if not callable(found):
+            raise PolicyError(f"TIDINGS_CONSENT_POLICY={spec!r}: not a policy")
+        try:
+            policy = found()
+        except Exception as exc:
+            raise PolicyError(
+                f"TIDINGS_CONSENT_POLICY={spec!r}: making the policy failed: {exc}"
+            ) from exc
+    if not callable(getattr(policy, "allowed", None)):
+        raise PolicyError(
+            f"TIDINGS_CONSENT_POLICY={spec!r}: the policy has no allowed(session, subjects, at)"
+        )
+    result: TrackingPolicy = policy
+    return result
+
+
+def _configured(runtime: Runtime) -> TrackingPolicy:
+    return load_policy(runtime.settings.consent_policy)
+
+
+def tracking_policy(runtime: Runtime) -> TrackingPolicy:
+    """The policy this runtime's settings name, loaded on first use."""
+    return runtime.shared(_configured)
 
 
 class ConsentAgreementPolicy:
@@ -83,7 +139,7 @@ class ConsentAgreementPolicy:
         # Only placeholders and our own table names are formatted in; values are
         # parameters.
         statement = (
-            f"SELECT a.contact_id, e.id, a.consent_id FROM {Email.__tablename__} e "  # noqa: S608
+            f"SELECT a.contact_id, e.id, a.consent_id FROM {EMAILS} e "  # noqa: S608
             f"JOIN {ConsentAgreement.__tablename__} a ON a.consent_id = COALESCE("
             f"e.tracking_consent_id, (SELECT c.id FROM {Consent.__tablename__} c "
             f"WHERE c.code_name = {m})) "

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
+from tidings.jobs.loop import BackgroundLoop
+
 log = logging.getLogger(__name__)
 
 
@@ -60,7 +62,7 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True, **kwarg
     )
 
 
-class BackgroundCheckpoints:
+class BackgroundCheckpoints(BackgroundLoop):
     """SQLite checkpoints taken by a thread of their own instead of by whichever
     commit happens to cross the WAL's threshold.
 
@@ -88,7 +90,7 @@ class BackgroundCheckpoints:
     def __init__(
         self, engine: Engine, *, interval: float = 0.5, restart_bytes: int = 64 * 1024 * 1024
     ) -> None:
-        self.interval = interval
+        super().__init__("tidings-checkpoints", interval, delay_first=True)
         self.restart_bytes = restart_bytes
         database = engine.url.database
         if engine.dialect.name != "sqlite" or not database:
@@ -98,27 +100,25 @@ class BackgroundCheckpoints:
         self.restarts = 0  # last passes that left the whole WAL copied
         self._conn: sqlite3.Connection | None = None
         self._conn_lock = threading.Lock()
+        self._page_size = 4096
         self._due = False
         self._passed = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         event.listen(engine, "connect", _no_autocheckpoint)
 
     def start(self) -> None:
-        """Start the checkpoint thread."""
+        """Open the thread's connection and start the thread."""
+        if self.running():
+            return
         self._conn = sqlite3.connect(
             self.path, timeout=30, isolation_level=None, check_same_thread=False
         )
-        self._thread = threading.Thread(target=self._run, name="tidings-checkpoints", daemon=True)
-        self._thread.start()
+        self._page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        super().start()
 
-    def stop(self) -> None:
-        """Stop the thread after a last checkpoint."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
-        if self._conn is not None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread after a last checkpoint (``finish``)."""
+        super().stop(timeout)
+        if self._conn is not None and not self.running():
             self._conn.close()
             self._conn = None
 
@@ -130,23 +130,19 @@ class BackgroundCheckpoints:
                 if self._due:
                     self._last_pass()
 
-    def _run(self) -> None:
+    def tick(self) -> None:
+        """A passive checkpoint; past ``restart_bytes`` of WAL, the catching up."""
+        logged, _ = self._passive()
+        if logged * self._page_size > self.restart_bytes:
+            self._catch_up(logged)
+        self.checkpoints += 1
+
+    def finish(self) -> None:
+        """The last checkpoint, on the way out: copies everything and resets the WAL."""
         assert self._conn is not None
-        page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
-        while True:
-            stopping = self._stop.wait(self.interval)
-            try:
-                if stopping:
-                    with self._conn_lock:
-                        self._conn.execute("PRAGMA wal_checkpoint(RESTART)")
-                    self.checkpoints += 1
-                    return
-                logged, _ = self._passive()
-                if logged * page_size > self.restart_bytes:
-                    self._catch_up(logged)
-                self.checkpoints += 1
-            except sqlite3.Error as exc:
-                log.warning("checkpoint failed: %s", exc)
+        with self._conn_lock:
+            self._conn.execute("PRAGMA wal_checkpoint(RESTART)")
+        self.checkpoints += 1
 
     def _passive(self) -> tuple[int, int]:
         """One passive checkpoint: (frames in the WAL, frames copied to the database)."""

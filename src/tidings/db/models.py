@@ -13,7 +13,7 @@ from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
-from tidings.tracking.models import TrackingEvent, UniqueMarker
+from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
 
 metadata = Base.metadata
 
@@ -26,6 +26,7 @@ __all__ = [
     "ConsentText",
     "Contact",
     "ContactGroup",
+    "CountingWindow",
     "Delivery",
     "DeliveryLinkUrl",
     "Email",

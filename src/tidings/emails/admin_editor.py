@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from tidings.consent.models import TRACKING_CONSENT, Consent
 from tidings.contacts.models import Contact
 from tidings.emails import links as link_markup
 from tidings.emails import rendering, service
@@ -60,6 +61,7 @@ class EmailForm:
     recipient_list_id: str = ""
     html: str = ""
     plain_text: str = ""
+    tracking_consent: str = TRACKING_CONSENT
     errors: list[str] = field(default_factory=list)
 
     @classmethod
@@ -73,6 +75,7 @@ class EmailForm:
             recipient_list_id=str(email.recipient_list_id or ""),
             html=email.html,
             plain_text=email.plain_text or "",
+            tracking_consent=service.tracking_consent(email),
         )
 
     def check(self) -> dict[str, Any]:
@@ -111,6 +114,7 @@ class EmailForm:
             "recipient_list_id": list_id,
             "html": self.html,
             "plain_text": self.plain_text if self.plain_text.strip() else None,
+            "tracking_consent": self.tracking_consent,
         }
 
 
@@ -122,6 +126,7 @@ def _form(
     recipient_list_id: Field = "",
     html: Field = "",
     plain_text: Field = "",
+    tracking_consent: Field = TRACKING_CONSENT,
 ) -> EmailForm:
     return EmailForm(
         name=name,
@@ -131,6 +136,7 @@ def _form(
         recipient_list_id=recipient_list_id,
         html=html.replace("\r\n", "\n"),
         plain_text=plain_text.replace("\r\n", "\n"),
+        tracking_consent=tracking_consent,
     )
 
 
@@ -184,6 +190,7 @@ def _editor(
             "email": email,
             "form": form,
             "lists": lists,
+            "consents": list(session.scalars(select(Consent).order_by(Consent.display_name))),
             "selected_list": list_id,
             "contacts": preview_contacts(session, list_id),
             "locked_by": locked_by,

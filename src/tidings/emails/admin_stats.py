@@ -20,9 +20,10 @@ from tidings.sending.models import Mailout
 from tidings.stats import service as stats_service
 from tidings.stats.clickmap import click_map
 from tidings.stats.schemas import EmailStatistics
+from tidings.tracking.windows import closing_date
 from tidings.values import Id
 from tidings.web.admin import admin_router, page
-from tidings.web.deps import SessionDep
+from tidings.web.deps import RuntimeDep, SessionDep
 
 router = admin_router()
 
@@ -75,12 +76,28 @@ def figures_context(session: Session, email: Email, live: bool) -> dict[str, Any
     }
 
 
+def counting_window(session: Session, email: Email, days: int) -> dict[str, Any] | None:
+    """When the email's unique counts are final (SPEC B1); None before it is sent."""
+    closes_at = closing_date(session=session, email_id=email.id, days=days)
+    if closes_at is None:
+        return None
+    return {
+        "closes_at": views.format_time(closes_at),
+        "iso": closes_at.isoformat(),
+        "closed": closes_at <= utcnow(),
+        "days": days,
+    }
+
+
 @router.get("/emails/{email_id}")
-def statistics_tab(request: Request, session: SessionDep, email_id: Id) -> Response:
+def statistics_tab(
+    request: Request, session: SessionDep, runtime: RuntimeDep, email_id: Id
+) -> Response:
     """The email page; Statistics is its first tab."""
     email = service.get(session=session, email_id=email_id)
     header = email_header(session, email)
     figures = figures_context(session, email, header["live"])
+    window = counting_window(session, email, runtime.settings.counting_window_days)
     return page(
         request,
         "admin/emails/statistics.html",
@@ -89,6 +106,7 @@ def statistics_tab(request: Request, session: SessionDep, email_id: Id) -> Respo
             **figures,
             "tab": "statistics",
             "clickmap": click_map(email, figures["links"]),
+            "counting_window": window,
         },
     )
 

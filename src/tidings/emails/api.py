@@ -47,6 +47,7 @@ def create_email(body: EmailIn, session: SessionDep) -> EmailDetail:
         sender_address=str(body.sender_address),
         recipient_list_id=body.recipient_list_id,
         purpose=body.purpose.value,
+        tracking_consent=body.tracking_consent,
     )
     return _detail(session, email)
 

@@ -34,6 +34,8 @@ class EmailIn(BaseModel):
     sender_address: EmailStr
     recipient_list_id: Id | None = None
     purpose: EmailPurpose = EmailPurpose.REGULAR
+    # The code name of the consent that governs tracking of this email (B1).
+    tracking_consent: Annotated[Text, Field(min_length=1, max_length=100)] = "tracking"
 
 
 class EmailPatch(BaseModel):
@@ -51,6 +53,9 @@ class EmailPatch(BaseModel):
     sender_name: Name = Field(default_factory=_not_given)
     sender_address: EmailStr = Field(default_factory=_not_given)
     recipient_list_id: Id | None = None
+    tracking_consent: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
+        default_factory=_not_given
+    )
 
 
 class LinkOut(BaseModel):
@@ -73,13 +78,22 @@ class EmailOut(BaseModel):
     sender_address: str
     recipient_list_id: int | None
     purpose: str
+    # The code name of the consent that governs tracking of this email (B1).
+    tracking_consent: str
     created_at: Timestamp
     updated_at: Timestamp
 
     @classmethod
     def fields_of(cls, email: Email) -> dict[str, object]:
         """The stored email's values of these fields."""
-        return {name: getattr(email, name) for name in EmailOut.model_fields}
+        from tidings.emails.service import tracking_consent
+
+        values = {
+            name: getattr(email, name)
+            for name in EmailOut.model_fields
+            if name != "tracking_consent"
+        }
+        return {**values, "tracking_consent": tracking_consent(email)}
 
     @classmethod
     def of(cls, email: Email) -> EmailOut:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from tidings.consent.models import TRACKING_CONSENT, Consent
 from tidings.emails import links as link_markup
 from tidings.emails import rendering
 from tidings.emails.models import Email, EmailPurpose, Link
@@ -48,6 +49,28 @@ def _check_purpose(purpose: str) -> str:
         raise Invalid(f"purpose: must be one of {allowed}") from None
 
 
+def governing_consent_id(*, session: Session, code_name: str | None) -> int | None:
+    """The consent an email names to govern its tracking (B1), by code name: None for
+    the default ``tracking``; an unknown code name is a 422."""
+    if code_name is None:
+        raise Invalid("tracking_consent: must be the code name of a consent")
+    if code_name == TRACKING_CONSENT:
+        return None
+    consent_id = session.scalar(select(Consent.id).where(Consent.code_name == code_name))
+    if consent_id is None:
+        raise Invalid(f"tracking_consent: there is no consent with code name {code_name!r}")
+    return consent_id
+
+
+def tracking_consent(email: Email) -> str:
+    """The code name of the consent that governs the email's tracking."""
+    if email.tracking_consent_id is None:
+        return TRACKING_CONSENT
+    session = object_session(email)
+    consent = session.get(Consent, email.tracking_consent_id) if session is not None else None
+    return consent.code_name if consent is not None else TRACKING_CONSENT
+
+
 def create(
     *,
     session: Session,
@@ -60,10 +83,15 @@ def create(
     plain_text: str | None = None,
     purpose: str = EmailPurpose.REGULAR.value,
     tracking_consent_id: int | None = None,
+    tracking_consent: str | None = None,
 ) -> Email:
-    """Create an email, its link positions and its statistics row."""
+    """Create an email, its link positions and its statistics row. The consent that
+    governs its tracking is ``tracking_consent`` (a code name) or
+    ``tracking_consent_id``, else the default ``tracking``."""
     if recipient_list_id is not None and session.get(RecipientList, recipient_list_id) is None:
         raise NotFound(f"recipient list {recipient_list_id} not found")
+    if tracking_consent is not None:
+        tracking_consent_id = governing_consent_id(session=session, code_name=tracking_consent)
     found = rendering.validate(subject=subject, html=html, plain_text=plain_text)
     prepared, _ = link_markup.prepare(html)
     email = Email(
@@ -98,6 +126,9 @@ def update(*, session: Session, email: Email, changes: dict[str, Any]) -> Email:
         raise NotFound(f"recipient list {new_list} not found")
     if "purpose" in changes:
         changes["purpose"] = _check_purpose(changes["purpose"])
+    if "tracking_consent" in changes:
+        code_name = changes.pop("tracking_consent")
+        changes["tracking_consent_id"] = governing_consent_id(session=session, code_name=code_name)
     subject = changes.get("subject", email.subject)
     html = changes.get("html", email.html)
     plain_text = changes.get("plain_text", email.plain_text)

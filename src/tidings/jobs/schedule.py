@@ -7,10 +7,11 @@ workers scheduling the same job only repeat harmless work.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from tidings.jobs.loop import BackgroundLoop
 
 if TYPE_CHECKING:
     from tidings.runtime import Runtime
@@ -29,42 +30,43 @@ class Every:
 def default_schedule(runtime: Runtime) -> list[Every]:
     """The recurring jobs this deployment needs, from its settings."""
     settings = runtime.settings
-    entries = [Every("groups.rebuild_all", settings.group_rebuild_interval)]
+    entries = [
+        Every("groups.rebuild_all", settings.group_rebuild_interval),
+        Every("privacy.close_counting_windows", 3600.0),
+    ]
     if settings.retention_activity_days or settings.retention_inactive_contact_days:
         entries.append(Every("privacy.retention", 3600.0))
     return [e for e in entries if e.seconds > 0]
 
 
-class Scheduler:
-    """Runs in a daemon thread until stopped."""
+class Scheduler(BackgroundLoop):
+    """Checks every second which entries are due and enqueues them."""
+
+    TICK = 1.0
 
     def __init__(self, runtime: Runtime, entries: list[Every] | None = None) -> None:
+        super().__init__("tidings-scheduler", self.TICK)
         self.runtime = runtime
         self.entries = entries if entries is not None else default_schedule(runtime)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._due: dict[str, float] = {}
 
     def start(self) -> None:
-        """Start the thread (nothing to do without entries)."""
-        if not self.entries:
+        """Start the thread (nothing to do without entries); each entry is first due
+        one period from now."""
+        if not self.entries or self.running():
             return
-        self._thread = threading.Thread(target=self._loop, name="tidings-scheduler", daemon=True)
-        self._thread.start()
+        now = time.monotonic()
+        self._due = {entry.job: now + entry.seconds for entry in self.entries}
+        super().start()
 
-    def stop(self) -> None:
-        """Stop the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _loop(self) -> None:
-        due = {entry.job: time.monotonic() + entry.seconds for entry in self.entries}
-        while not self._stop.wait(1.0):
-            now = time.monotonic()
-            for entry in self.entries:
-                if now >= due[entry.job]:
-                    due[entry.job] = now + entry.seconds
-                    try:
-                        self.runtime.queue.enqueue(entry.job)
-                    except Exception:  # try again at the next tick
-                        log.exception("could not enqueue %s", entry.job)
+    def tick(self) -> None:
+        """Enqueue the entries that are due; one that fails is tried again one
+        period later."""
+        now = time.monotonic()
+        for entry in self.entries:
+            if now >= self._due[entry.job]:
+                self._due[entry.job] = now + entry.seconds
+                try:
+                    self.runtime.queue.enqueue(entry.job)
+                except Exception:
+                    log.exception("could not enqueue %s", entry.job)

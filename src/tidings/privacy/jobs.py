@@ -7,6 +7,7 @@ from tidings.jobs.registry import job
 from tidings.privacy.erasure import scrub_files
 from tidings.privacy.retention import purge
 from tidings.runtime import Runtime
+from tidings.tracking.windows import close_expired
 
 
 @job("privacy.retention")
@@ -21,4 +22,14 @@ def run_retention(runtime: Runtime) -> None:
             inactive_contact_days=settings.retention_inactive_contact_days,
         )
     if result.contacts_erased or result.activities_deleted:
+        scrub_files(runtime)
+
+
+@job("privacy.close_counting_windows")
+def close_counting_windows(runtime: Runtime) -> None:
+    """Destroy the marker keys (and markers) of the emails whose counting window has
+    closed: their anonymous interactions can no longer be linked to anyone (B1)."""
+    with runtime.session() as session:
+        closed = close_expired(session=session, now=utcnow())
+    if closed:
         scrub_files(runtime)

@@ -36,6 +36,7 @@ from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails import rendering
 from tidings.emails.models import Email, Link
+from tidings.jobs.loop import BackgroundLoop
 from tidings.runtime import Runtime
 from tidings.sending.claims import ClaimBatcher
 from tidings.sending.compose import MailoutSpec, NotComposed, Outgoing, Recipient
@@ -107,6 +108,26 @@ def load_spec(session: Session, email: Email, *, base_url: str, secret_key: str)
     )
 
 
+class LeaseKeeper(BackgroundLoop):
+    """Renews a runner's lease on one mailout every third of its length; sets the
+    runner's ``_lost`` and ends when the lease went to another worker."""
+
+    def __init__(self, runner: MailoutRunner, mailout_id: int) -> None:
+        super().__init__(
+            f"tidings-lease-{mailout_id}", runner.lease.total_seconds() / 3, delay_first=True
+        )
+        self.runner = runner
+        self.mailout_id = mailout_id
+
+    def tick(self) -> bool:
+        """Renew once; False (the loop ends) when the lease is lost."""
+        if self.runner._renew(self.mailout_id):
+            return True
+        log.warning("lost the lease on mailout %s", self.mailout_id)
+        self.runner._lost.set()
+        return False
+
+
 class MailoutRunner:
     """Sends one mailout to completion, or until its lease is lost."""
 
@@ -156,24 +177,12 @@ class MailoutRunner:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def _keep_lease(self, mailout_id: int, done: threading.Event) -> None:
-        interval = self.lease.total_seconds() / 3
-        while not done.wait(interval):
-            try:
-                if not self._renew(mailout_id):
-                    log.warning("lost the lease on mailout %s", mailout_id)
-                    self._lost.set()
-                    return
-            except Exception:
-                log.exception("could not renew lease on mailout %s", mailout_id)
-
     # -- run ---------------------------------------------------------------------
     def run(self, mailout_id: int) -> str:
         """Send what is pending; returns "finished", "busy" (owned elsewhere) or "lost"."""
         if not self._acquire(mailout_id):
             return "busy"
-        done = threading.Event()
-        keeper = threading.Thread(target=self._keep_lease, args=(mailout_id, done), daemon=True)
+        keeper = LeaseKeeper(self, mailout_id)
         keeper.start()
         try:
             with self.runtime.session() as session:
@@ -199,12 +208,10 @@ class MailoutRunner:
                         break
             # Stop renewing first: a renewal after the finish would find no lease
             # and report it lost.
-            done.set()
-            keeper.join(5)
+            keeper.stop(5)
             return "finished" if self._finish(mailout_id) else "lost"
         finally:
-            done.set()
-            keeper.join(5)
+            keeper.stop(5)
 
     @contextlib.contextmanager
     def _render_pool(self, mailout_id: int, spec: MailoutSpec) -> Iterator[RenderPool]:

@@ -8,6 +8,7 @@ import threading
 from sqlalchemy import or_, select
 
 from tidings.db.base import utcnow
+from tidings.jobs.loop import BackgroundLoop
 from tidings.runtime import Runtime
 from tidings.sending.models import Mailout, MailoutStatus
 from tidings.sending.runner import MailoutRunner
@@ -31,36 +32,21 @@ def resumable_mailouts(runtime: Runtime) -> list[int]:
         )
 
 
-class MailoutSupervisor:
-    """Background thread that resumes mailouts nobody is sending (crash recovery)."""
+class MailoutSupervisor(BackgroundLoop):
+    """Background thread that resumes mailouts nobody is sending (crash recovery),
+    scanning every ``mailout_recovery_interval`` seconds."""
 
     def __init__(self, runtime: Runtime) -> None:
+        super().__init__("tidings-mailouts", runtime.settings.mailout_recovery_interval)
         self.runtime = runtime
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._running: set[int] = set()
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Start scanning every ``mailout_recovery_interval`` seconds."""
-        self._thread = threading.Thread(target=self._loop, name="tidings-mailouts", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop scanning (running mailouts finish their current message)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _loop(self) -> None:
-        interval = self.runtime.settings.mailout_recovery_interval
-        while not self._stop.is_set():
-            try:
-                for mailout_id in resumable_mailouts(self.runtime):
-                    self.launch(mailout_id)
-            except Exception:
-                log.exception("mailout recovery scan failed")
-            self._stop.wait(interval)
+    def tick(self) -> None:
+        """Launch every mailout that waits or whose lease expired (running mailouts
+        finish their current message when the supervisor stops)."""
+        for mailout_id in resumable_mailouts(self.runtime):
+            self.launch(mailout_id)
 
     def launch(self, mailout_id: int) -> None:
         """Run a mailout in its own thread unless this process already runs it."""

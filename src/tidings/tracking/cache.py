@@ -70,9 +70,13 @@ class LinkCache:
         return item
 
     def delivery_destination(self, delivery_id: int, link: CachedLink) -> str | None:
-        """The URL this delivery's recipient was sent for ``link`` (blocking).
+        """The URL this delivery's recipient was sent for the personalized ``link``
+        (blocking).
 
-        None when the delivery is unknown or belongs to another email.
+        None when the delivery is unknown or belongs to another email, or when its
+        destination is no longer kept: erasure deletes it with the contact, and the
+        link's own URL is only the template (``{{ contact.email }}``), never a place
+        to send anyone.
         """
         with self._sessions() as session:
             row = session.execute(
@@ -87,7 +91,8 @@ class LinkCache:
             ).one_or_none()
         if row is None or row[0] != link.email_id:
             return None
-        return row[1] or link.url
+        destination: str | None = row[1]
+        return destination
 
     def clear(self) -> None:
         """Forget everything (tests, and after an email's links are replaced)."""

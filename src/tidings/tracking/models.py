@@ -38,8 +38,9 @@ class TrackingEvent(Base):
 class UniqueMarker(Base):
     """Seen-before marker per email (and link) and recipient, for unique counts.
 
-    ``recipient_key`` is a keyed hash of the delivery, not a contact reference.
-    ``kind``: ``o`` opened, ``c`` clicked, ``l`` clicked this link.
+    ``recipient_key`` is a hash of the delivery keyed with the email's marker key
+    (``CountingWindow``), not a contact reference; the markers go when that key is
+    destroyed. ``kind``: ``o`` opened, ``c`` clicked, ``l`` clicked this link.
     """
 
     __tablename__ = "unique_markers"
@@ -54,3 +55,20 @@ class UniqueMarker(Base):
     recipient_key: Mapped[bytes] = mapped_column(LargeBinary(16))
     kind: Mapped[str] = mapped_column(String(1))
     link_id: Mapped[int] = mapped_column(BigId)
+
+
+class CountingWindow(Base):
+    """An email's counting window: while it is open, its unique counts move (B1, B2).
+
+    ``marker_key`` (random, 32 bytes) keys the email's unique markers. When the window
+    closes (``closes_at``, ``TIDINGS_COUNTING_WINDOW_DAYS`` after the email's first
+    send) a job sets it to NULL and deletes the markers: from then on nothing stored
+    links an anonymous interaction to a delivery, even with the secret key, and the
+    unique counts are final. The row stays, so the window is never opened again.
+    """
+
+    __tablename__ = "counting_windows"
+
+    email_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    marker_key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,9 +25,13 @@ from tidings.tracking import tokens
 from tidings.tracking import unsubscribe as unsub
 from tidings.tracking.classifier import Interaction
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
+from tidings.tracking.services import TrackingServices
 from tidings.tracking.writer import WriterUnavailable
+from tidings.web.errors import error_response
 from tidings.web.pages import error_page, render
 from tidings.web.security import SecurityHeaders
+
+log = logging.getLogger(__name__)
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_STORE = {"Cache-Control": "no-store, max-age=0", "Referrer-Policy": "no-referrer"}
@@ -34,6 +40,11 @@ NO_STORE = {"Cache-Control": "no-store, max-age=0", "Referrer-Policy": "no-refer
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def _services(request: Request) -> TrackingServices:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.shared(TrackingServices)
 
 
 def _interaction(request: Request, kind: str) -> Interaction:
@@ -51,18 +62,19 @@ def _invalid(request: Request) -> Response:
 
 async def click(request: Request) -> Response:
     """Record a click and redirect to the exact destination of that link."""
-    runtime = _runtime(request)
-    data = runtime.signer.read(tokens.CLICK, request.path_params["token"])
+    tracking = _services(request)
+    data = tracking.signer.read(tokens.CLICK, request.path_params["token"])
     if data is None:
         return _invalid(request)
-    link = runtime.links.peek(data.link_id)
+    links = tracking.links
+    link = links.peek(data.link_id)
     if link is None:
-        link = await run_in_threadpool(runtime.links.load, data.link_id)
+        link = await run_in_threadpool(links.load, data.link_id)
         if link is None:
             return _invalid(request)
     url: str | None = link.url
     if link.personalized:
-        url = await run_in_threadpool(runtime.links.delivery_destination, data.delivery_id, link)
+        url = await run_in_threadpool(links.delivery_destination, data.delivery_id, link)
     if url is None or not is_trackable(url):
         return _invalid(request)
     verdict = request.app.state.classifier.classify(_interaction(request, CLICK))
@@ -85,8 +97,7 @@ async def click(request: Request) -> Response:
 
 async def open_pixel(request: Request) -> Response:
     """Record an open and answer a transparent GIF."""
-    runtime = _runtime(request)
-    data = runtime.signer.read(tokens.OPEN, request.path_params["token"])
+    data = _services(request).signer.read(tokens.OPEN, request.path_params["token"])
     if data is None:
         return Response(status_code=404, headers=NO_STORE)
     email_id = data.link_id  # open tokens sign the email id in the link slot
@@ -110,7 +121,9 @@ async def open_pixel(request: Request) -> Response:
 async def unsubscribe(request: Request) -> Response:
     """GET/HEAD show a confirmation page; POST unsubscribes at once (one-click, B8)."""
     runtime = _runtime(request)
-    data = runtime.signer.read(tokens.UNSUBSCRIBE, request.path_params["token"])
+    data = runtime.shared(TrackingServices).signer.read(
+        tokens.UNSUBSCRIBE, request.path_params["token"]
+    )
     if data is None:
         return _invalid(request)
     everything = False
@@ -151,12 +164,28 @@ routes = [
     Route("/t/o/{token}.gif", open_pixel, methods=["GET", "HEAD"]),
     Route("/u/{token}", unsubscribe, methods=["GET", "HEAD", "POST"]),
 ]
+ERROR = "tidings.error"  # scope key: the error ``_answer_error`` answers
+
+
+async def _answer_error(scope: Scope, receive: Receive, send: Send) -> None:
+    """The product's answer to the error in ``scope[ERROR]``: the error page for a
+    browser, ``{"detail": ...}`` for other clients."""
+    status, detail, headers = scope[ERROR]
+    request = Request(scope, receive)
+    response = error_response(request, status, detail, headers)
+    await response(scope, receive, send)
 
 
 class TrackingFastPath:
     """Sends tracking and unsubscribe requests straight to their few routes, past the
     session middleware and the admin and API routing, which cost more than the
     redirect itself. Security headers still apply.
+
+    Every request under the prefixes is answered here: a path or method that no route
+    takes, or a body that cannot be read, is the product's 404, 405 or 400 answer
+    with the security headers, never the app's 500 (on the way in, ``HTTPException``
+    would otherwise reach the server error handler outside of everything). A request
+    that fails unexpectedly is logged and answered 500, with the headers too.
 
     Installed as a middleware of the app; ``tidings serve`` also puts it in front of
     the whole FastAPI stack (``owner`` is then the app the routes read state from).
@@ -167,12 +196,26 @@ class TrackingFastPath:
     def __init__(self, app: ASGIApp, owner: ASGIApp | None = None) -> None:
         self.app = app
         self.owner = owner
-        self.router = SecurityHeaders(Router(routes=routes))
+        # No redirect to the same path with or without a trailing slash: a tracking
+        # path is a token or nothing.
+        self.router = SecurityHeaders(Router(routes=routes, redirect_slashes=False))
+        self.errors = SecurityHeaders(_answer_error)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(self.PREFIXES):
             if self.owner is not None:
                 scope["app"] = self.owner
-            await self.router(scope, receive, send)
+            # No cost unless something is raised.
+            try:
+                await self.router(scope, receive, send)
+            except HTTPException as exc:
+                scope[ERROR] = (exc.status_code, exc.detail, exc.headers)
+                await self.errors(scope, receive, send)
+            except ClientDisconnect:
+                return
+            except Exception:
+                log.exception("tracking request %s %s failed", scope["method"], scope["path"])
+                scope[ERROR] = (500, "Something went wrong on our side; try again.", None)
+                await self.errors(scope, receive, send)
         else:
             await self.app(scope, receive, send)

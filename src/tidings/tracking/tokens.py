@@ -3,6 +3,10 @@
 A token holds a purpose, a delivery id and a link id, packed as varints, followed by
 a truncated HMAC-SHA256 over purpose and payload, all base64url without padding. It
 carries no destination and no email address; the destination is looked up.
+
+Only the canonical spelling of a token is accepted: the one ``make`` writes. Base64
+decoders forgive padding, characters outside the alphabet and the unused low bits of
+the last character, so one signed token could otherwise be written several ways.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import hmac
 from dataclasses import dataclass
 
 SIGNATURE_BYTES = 12
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 CLICK = b"c"
 OPEN = b"o"
 UNSUBSCRIBE = b"u"
@@ -79,11 +85,8 @@ class TokenSigner:
         """The token's data if it is intact and signed for ``purpose``, else None."""
         if not 8 <= len(token) <= 64:
             return None
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        except (binascii.Error, ValueError):
-            return None
-        if len(raw) <= SIGNATURE_BYTES:
+        raw = _decode(token)
+        if raw is None or len(raw) <= SIGNATURE_BYTES:
             return None
         payload, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
         if not hmac.compare_digest(signature, self._sign(purpose, payload)):
@@ -93,11 +96,21 @@ class TokenSigner:
             return None
         return TokenData(delivery_id=values[0], link_id=values[1])
 
-    def recipient_key(self, delivery_id: int) -> bytes:
-        """A keyed hash of a delivery, used only to count unique recipients."""
-        mac = self._keyed.copy()
-        mac.update(b"k" + _varint(delivery_id))
-        return mac.digest()[:16]
+
+def _decode(token: str) -> bytes | None:
+    """The bytes of ``token`` if it is canonical base64url without padding, else None.
+
+    Decoded leniently, then encoded again and compared: whatever the decoder forgave
+    (padding, ``+`` or ``/``, stray characters, low bits set) makes a difference.
+    """
+    try:
+        data = token.encode("ascii")
+        raw = binascii.a2b_base64(data.translate(_TO_STANDARD) + b"=" * (-len(data) % 4))
+    except (UnicodeEncodeError, binascii.Error):
+        return None
+    if binascii.b2a_base64(raw, newline=False).rstrip(b"=").translate(_TO_URLSAFE) != data:
+        return None
+    return raw
 
 
 def click_path(signer: TokenSigner, delivery_id: int, link_id: int) -> str:

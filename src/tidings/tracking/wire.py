@@ -16,13 +16,18 @@ import struct
 from datetime import UTC, datetime
 from typing import Any
 
-from tidings.tracking.events import TrackedEvent
+from tidings.tracking.events import EventKind, TrackedEvent
 
 _LENGTH = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
 
 EventTuple = tuple[int, str, int, int, int | None, str | None, float, bool, str | None]
 Acks = tuple[list[int], list[tuple[int, str]]]
+
+
+# marshal takes plain strings only: the kind travels as its value.
+_KIND_VALUE: dict[EventKind, str] = {kind: kind.value for kind in EventKind}
+_KIND: dict[str, EventKind] = {kind.value: kind for kind in EventKind}
 
 
 class FrameError(ValueError):
@@ -62,7 +67,7 @@ def pack_event(seq: int, event: TrackedEvent) -> EventTuple:
     """``event`` as the tuple a frame carries."""
     return (
         seq,
-        event.kind,
+        _KIND_VALUE[event.kind],
         event.delivery_id,
         event.email_id,
         event.link_id,
@@ -76,8 +81,11 @@ def pack_event(seq: int, event: TrackedEvent) -> EventTuple:
 def unpack_event(item: EventTuple) -> tuple[int, TrackedEvent]:
     """The sequence number and the event of one tuple of a frame."""
     seq, kind, delivery_id, email_id, link_id, url, at, automated, reason = item
+    event_kind = _KIND.get(kind)
+    if event_kind is None:
+        raise ValueError(f"unknown event kind {kind!r}")
     event = TrackedEvent(
-        kind=kind,
+        kind=event_kind,
         delivery_id=delivery_id,
         email_id=email_id,
         link_id=link_id,

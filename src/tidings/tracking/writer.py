@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -20,10 +19,12 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
+from tidings.consent.policy import TrackingPolicy, tracking_policy
 from tidings.groups.hooks import contacts_changed
+from tidings.jobs.loop import BackgroundLoop
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
-from tidings.tracking.events import TrackedEvent
+from tidings.tracking.events import TrackedEvent, TrackingWriter
+from tidings.tracking.windows import CountingWindows
 
 if TYPE_CHECKING:
     from tidings.runtime import Runtime
@@ -98,7 +99,7 @@ def _settle_in_loop(waiters: list[asyncio.Future[None]], error: BaseException | 
             waiter.set_exception(WriterUnavailable(str(error)))
 
 
-class EventWriter:
+class EventWriter(BackgroundLoop):
     """Owns one thread that applies batches of events in single transactions."""
 
     def __init__(
@@ -109,30 +110,20 @@ class EventWriter:
         batch_max: int | None = None,
         on_committed: Callable[[BatchOutcome], None] | None = None,
     ) -> None:
+        super().__init__("tidings-event-writer", None)
         self.runtime = runtime
-        self.policy: TrackingPolicy = policy or ConsentAgreementPolicy()
+        self.policy: TrackingPolicy = policy or tracking_policy(runtime)
         self.batch_max = batch_max or runtime.settings.tracking_batch_max
         self.on_committed = on_committed
         self.known_markers = KnownMarkers()
+        self.windows = CountingWindows(runtime.sessions, runtime.settings.counting_window_days)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
         self.batches = 0
         self.events = 0
 
-    def start(self) -> None:
-        """Start the writer thread (idempotent)."""
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(
-                target=self._run, name="tidings-event-writer", daemon=True
-            )
-            self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Write what is queued, then stop the thread."""
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._thread = None
+    def wake(self) -> None:
+        """``stop`` ends the thread once it has written what was queued before."""
+        self._queue.put(_STOP)
 
     async def record(self, event: TrackedEvent) -> None:
         """Store ``event``; returns once its batch has committed."""
@@ -150,23 +141,25 @@ class EventWriter:
         self._queue.put((event, future))
         future.result(timeout)
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            item = self._queue.get()
-            if item is _STOP:
+    def tick(self) -> bool:
+        """Wait for events, write them and whatever queued meanwhile as one batch;
+        False once ``stop`` has been reached in the queue."""
+        item = self._queue.get()
+        if item is _STOP:
+            return False
+        batch = [item]
+        more = True
+        while len(batch) < self.batch_max:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
                 break
-            batch = [item]
-            while len(batch) < self.batch_max:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stopping = True
-                    break
-                batch.append(nxt)
-            self.write_batch(batch)  # type: ignore[arg-type]
+            if nxt is _STOP:
+                more = False
+                break
+            batch.append(nxt)
+        self.write_batch(batch)  # type: ignore[arg-type]
+        return more
 
     def write_batch(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
         """Apply ``batch`` in one transaction and settle its waiters (the writer
@@ -195,9 +188,12 @@ class EventWriter:
         error: BaseException | None = None
         for attempt in range(_ATTEMPTS):
             try:
+                # Unknown windows are read in a transaction of their own, before the
+                # batch's (on SQLite the batch's holds the write lock).
+                self.windows.prepare(events)
                 with self.runtime.session() as session:
                     outcome = apply_batch(
-                        session, events, signer=self.runtime.signer, policy=self.policy,
+                        session, events, windows=self.windows, policy=self.policy,
                         commit=True, known=self.known_markers,
                     )  # fmt: skip
                     self._after_commit(session, outcome)
@@ -221,3 +217,7 @@ class EventWriter:
             contacts_changed(
                 session, sorted(outcome.identified_contacts), groups_exist=outcome.groups_exist
             )
+
+
+if TYPE_CHECKING:
+    _IS_A_TRACKING_WRITER: type[TrackingWriter] = EventWriter

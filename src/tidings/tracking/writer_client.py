@@ -16,11 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy
+from tidings.consent.policy import TrackingPolicy, load_policy
 from tidings.tracking import wire
-from tidings.tracking.events import TrackedEvent
+from tidings.tracking.events import TrackedEvent, TrackingWriter
 from tidings.tracking.writer import WriterUnavailable
 from tidings.tracking.writer_process import WriterProcess
 
@@ -52,7 +52,9 @@ class RemoteWriter:
 
     def __init__(self, process: WriterProcess, *, policy: TrackingPolicy | None = None) -> None:
         self.process = process
-        self.policy: TrackingPolicy = policy or ConsentAgreementPolicy()
+        # The writer process loads the same setting; loading it here too makes a bad
+        # value fail when the app is built, not in the child.
+        self.policy: TrackingPolicy = policy or load_policy(process.settings.consent_policy)
         self._transport: asyncio.Transport | None = None
         self._protocol: _AckProtocol | None = None
         self._connecting: asyncio.Lock | None = None
@@ -158,3 +160,7 @@ class RemoteWriter:
             if not waiter.done():
                 with contextlib.suppress(RuntimeError):
                     waiter.set_exception(error)
+
+
+if TYPE_CHECKING:
+    _IS_A_TRACKING_WRITER: type[TrackingWriter] = RemoteWriter

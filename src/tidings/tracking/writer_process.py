@@ -150,11 +150,14 @@ def _larger_page_cache(dbapi_connection: Any, _record: Any) -> None:
 
 
 def main() -> None:
-    """Entry point of the child: settings and socket path arrive pickled on stdin."""
+    """Entry point of the child: settings, socket path and the parent's import path
+    arrive pickled on stdin."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     stdin = sys.stdin.buffer
     # The parent is the only writer of this pipe.
-    fields, socket_path = pickle.load(stdin)  # noqa: S301
+    fields, socket_path, parent_path = pickle.load(stdin)  # noqa: S301
+    # What the parent can import, the child can: a consent policy module too.
+    sys.path[:] = parent_path
     settings = Settings(**fields)
     stop = threading.Event()
 
@@ -213,7 +216,7 @@ class WriterProcess:
         )
         assert proc.stdin is not None and proc.stdout is not None
         fields = self.settings.model_dump()
-        pickle.dump((fields, self.socket_path), proc.stdin)
+        pickle.dump((fields, self.socket_path, list(sys.path)), proc.stdin)
         proc.stdin.flush()
         readable, _, _ = select.select([proc.stdout], [], [], self.start_timeout)
         line = proc.stdout.readline() if readable else b""

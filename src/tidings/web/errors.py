@@ -77,6 +77,14 @@ def _answer(
     return error_page(request, status, _readable(detail))
 
 
+def error_response(
+    request: Request, status: int, detail: object, headers: dict[str, str] | None = None
+) -> Response:
+    """The product's answer to an error outside FastAPI's handlers (the tracking fast
+    path): JSON ``{"detail": ...}`` for API clients, the error page for browsers."""
+    return _answer(request, status, detail, headers)
+
+
 def _readable(detail: object) -> str:
     """A one-line message for a browser, naming the fields of a validation error."""
     if isinstance(detail, str):

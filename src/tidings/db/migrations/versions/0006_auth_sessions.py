@@ -6,7 +6,7 @@ rows (only a hash of each random session id is stored), so signing out, changing
 password and removing a user end them. Failed sign-ins are counted per client and
 address pair in the database, where every web process sees them.
 
-Revision ID: 0006_auth_sessions
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_auth_sessions"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
