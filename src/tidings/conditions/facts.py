@@ -11,7 +11,7 @@ folds its rows into the value its leaves read with ``ContactFacts.get``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
@@ -236,25 +236,3 @@ def _load_chunk(
         for source, _ in parts:
             item.loaded[source] = source.fold(rows_of[source.name].get(contact_id, []))
     return found
-
-
-def facts_for(
-    contact_id: int,
-    *,
-    email: str = "",
-    first_name: str | None = None,
-    last_name: str | None = None,
-    fields: Mapping[str, Any] | None = None,
-    sources: Mapping[FactSource[Any], Collection[FactRow]] | None = None,
-) -> ContactFacts:
-    """Facts built in memory (no database): each source folded from the rows given."""
-    facts = ContactFacts(
-        contact_id=contact_id,
-        email=email,
-        first_name=first_name,
-        last_name=last_name,
-        fields=dict(fields or {}),
-    )
-    for source, rows in (sources or {}).items():
-        facts.loaded[source] = source.fold(list(rows))
-    return facts

@@ -4,7 +4,7 @@ A kind is one module: its leaf class (JSON parsing, SQL, Python evaluation, the 
 it needs, its words) and its ``Kind`` entry (the leaf, how the builder shows it, the
 reference targets it points at). The kinds of this package are listed below; a
 package that brings its own kind registers it with ``KINDS.register`` when it is
-imported (contact groups bring ``in_group``, see ``tidings.groups.kind``).
+imported (contact groups bring ``in_group``), so this package never imports it.
 """
 
 from __future__ import annotations
