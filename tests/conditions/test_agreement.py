@@ -1,5 +1,8 @@
 """Property: for random condition trees over random small worlds, the SQL back end and
-the Python back end select exactly the same contacts, on SQLite and on PostgreSQL."""
+the Python back end select exactly the same contacts, on SQLite and on PostgreSQL.
+
+The trees use every registered kind: ``LEAVES`` has a generator per kind, and a kind
+without one fails ``test_every_kind_has_a_generator``."""
 
 from __future__ import annotations
 
@@ -13,10 +16,18 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from tests.conditions.world import World, python_ids, sql_ids
+from tidings.conditions import KINDS
 
 # More examples for a deeper run: TIDINGS_AGREEMENT_EXAMPLES=2000 pytest ...
 EXAMPLES = int(os.environ.get("TIDINGS_AGREEMENT_EXAMPLES", "50"))
-ACTIVITY_TYPES = ["email_click", "email_open", "page_visit", "form_submission", "custom:webinar"]
+ACTIVITY_TYPES = [
+    "email_click",
+    "email_open",
+    "email_unsubscribe",
+    "page_visit",
+    "form_submission",
+    "custom:webinar",
+]
 URLS = [
     None,
     "https://shop.test/pricing",
@@ -27,7 +38,7 @@ URLS = [
 ]
 NEEDLES = ["/pricing", "pricing", "/Pricing", "blog", "ü", "?plan="]
 HOURS_AGO = [0, 23, 24, 25, 167, 168, 169, 719, 720, 721, 2000]
-FIELD_NAMES = ["first_name", "email", "age", "city", "vip", "tags"]
+FIELD_NAMES = ["first_name", "last_name", "email", "age", "city", "vip", "tags"]
 TEXTS = ["", "a", "ab", "B", "b", "10", "9", "ä", "Zürich", "zurich"]
 NUMBERS = [-2, 0, 1, 3, 10, 0.5, 2.5, -1.5, 2**53 + 1, 1e16]
 FIELD_VALUES = st.one_of(
@@ -51,81 +62,102 @@ class Fixed:
     group: int
 
 
-def leaves(fixed: Fixed) -> st.SearchStrategy[dict[str, Any]]:
-    email_ids = st.sampled_from([*fixed.emails, 999_999])
-    maybe_email = st.one_of(st.none(), email_ids)
-    maybe_days = st.one_of(st.none(), st.sampled_from([1, 7, 30]))
-    maybe_count = st.one_of(st.none(), st.sampled_from([1, 2, 3]))
-    maybe_needle = st.one_of(st.none(), st.sampled_from(NEEDLES))
+Leaves = st.SearchStrategy[dict[str, Any]]
 
-    def drop_none(**leaf: Any) -> dict[str, Any]:
-        return {key: value for key, value in leaf.items() if value is not None}
 
+def drop_none(**leaf: Any) -> dict[str, Any]:
+    return {key: value for key, value in leaf.items() if value is not None}
+
+
+def maybe_email(fixed: Fixed) -> st.SearchStrategy[int | None]:
+    return st.one_of(st.none(), st.sampled_from([*fixed.emails, 999_999]))
+
+
+MAYBE_DAYS = st.one_of(st.none(), st.sampled_from([1, 7, 30]))
+MAYBE_COUNT = st.one_of(st.none(), st.sampled_from([1, 2, 3]))
+MAYBE_NEEDLE = st.one_of(st.none(), st.sampled_from(NEEDLES))
+
+
+def field_leaves(fixed: Fixed) -> Leaves:
     scalar = st.one_of(st.sampled_from(TEXTS), st.sampled_from(NUMBERS), st.booleans())
     ordered = st.one_of(st.sampled_from(TEXTS), st.sampled_from(NUMBERS))
-    field = st.one_of(
+    names = st.sampled_from(FIELD_NAMES)
+    return st.one_of(
         st.builds(
             drop_none,
             type=st.just("field"),
-            field=st.sampled_from(FIELD_NAMES),
+            field=names,
             op=st.sampled_from(["eq", "ne"]),
             value=scalar,
         ),
         st.builds(
             drop_none,
             type=st.just("field"),
-            field=st.sampled_from(FIELD_NAMES),
+            field=names,
             op=st.sampled_from(["contains", "starts_with"]),
             value=st.sampled_from([t for t in TEXTS if t]),
         ),
         st.builds(
             drop_none,
             type=st.just("field"),
-            field=st.sampled_from(FIELD_NAMES),
+            field=names,
             op=st.sampled_from(["gt", "lt"]),
             value=ordered,
         ),
-        st.builds(
-            drop_none,
-            type=st.just("field"),
-            field=st.sampled_from(FIELD_NAMES),
-            op=st.just("empty"),
-        ),
+        st.builds(drop_none, type=st.just("field"), field=names, op=st.just("empty")),
     )
-    return st.one_of(
-        field,
-        st.builds(
-            drop_none, type=st.just("consent"), code_name=st.sampled_from(["tracking", "news"])
-        ),
-        st.builds(
-            drop_none, type=st.just("in_list"), list_id=st.sampled_from([*fixed.lists, 999_999])
-        ),
-        st.builds(drop_none, type=st.just("in_group"), group_id=st.just(fixed.group)),
-        st.builds(
-            drop_none,
-            type=st.just("clicked_email"),
-            email_id=maybe_email,
-            url_contains=maybe_needle,
-            within_days=maybe_days,
-            min_count=maybe_count,
-        ),
-        st.builds(
-            drop_none,
-            type=st.just("opened_email"),
-            email_id=maybe_email,
-            within_days=maybe_days,
-            min_count=maybe_count,
-        ),
-        st.builds(drop_none, type=st.just("received_email"), email_id=email_ids),
-        st.builds(
-            drop_none,
-            type=st.just("activity"),
-            activity_type=st.sampled_from(ACTIVITY_TYPES[2:]),
-            value_contains=maybe_needle,
-            within_days=maybe_days,
-            min_count=maybe_count,
-        ),
-    )
+
+
+# One generator per kind, by name.
+LEAVES: dict[str, Any] = {
+    "field": field_leaves,
+    "consent": lambda fixed: st.builds(
+        drop_none, type=st.just("consent"), code_name=st.sampled_from(["tracking", "news"])
+    ),
+    "in_list": lambda fixed: st.builds(
+        drop_none, type=st.just("in_list"), list_id=st.sampled_from([*fixed.lists, 999_999])
+    ),
+    "in_group": lambda fixed: st.builds(
+        drop_none, type=st.just("in_group"), group_id=st.sampled_from([fixed.group, 999_999])
+    ),
+    "clicked_email": lambda fixed: st.builds(
+        drop_none,
+        type=st.just("clicked_email"),
+        email_id=maybe_email(fixed),
+        url_contains=MAYBE_NEEDLE,
+        within_days=MAYBE_DAYS,
+        min_count=MAYBE_COUNT,
+    ),
+    "opened_email": lambda fixed: st.builds(
+        drop_none,
+        type=st.just("opened_email"),
+        email_id=maybe_email(fixed),
+        within_days=MAYBE_DAYS,
+        min_count=MAYBE_COUNT,
+    ),
+    "received_email": lambda fixed: st.builds(
+        drop_none,
+        type=st.just("received_email"),
+        email_id=st.sampled_from([*fixed.emails, 999_999]),
+    ),
+    "activity": lambda fixed: st.builds(
+        drop_none,
+        type=st.just("activity"),
+        activity_type=st.sampled_from(ACTIVITY_TYPES),
+        value_contains=MAYBE_NEEDLE,
+        within_days=MAYBE_DAYS,
+        min_count=MAYBE_COUNT,
+    ),
+}
+
+
+def test_every_kind_has_a_generator() -> None:
+    assert set(LEAVES) == set(KINDS)
+
+
+def leaves(fixed: Fixed) -> Leaves:
+    """A leaf of any registered kind."""
+    return st.one_of(*(LEAVES[name](fixed) for name in KINDS))
 
 
 def trees(fixed: Fixed, depth: int = 3) -> st.SearchStrategy[dict[str, Any]]:
@@ -158,6 +190,7 @@ def contacts(fixed: Fixed) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {
             "first_name": st.one_of(st.none(), st.just(""), st.sampled_from(TEXTS)),
+            "last_name": st.one_of(st.none(), st.sampled_from(TEXTS)),
             "fields": st.dictionaries(
                 st.sampled_from(["age", "city", "vip", "tags"]), FIELD_VALUES, max_size=4
             ),
@@ -183,7 +216,9 @@ def contacts(fixed: Fixed) -> st.SearchStrategy[dict[str, Any]]:
 
 def build(w: World, fixed: Fixed, people: list[dict[str, Any]]) -> None:
     for person in people:
-        cid = w.contact(first_name=person["first_name"], fields=person["fields"])
+        cid = w.contact(
+            first_name=person["first_name"], last_name=person["last_name"], fields=person["fields"]
+        )
         for kind, email_id, url, hours in person["activities"]:
             w.activity(cid, kind, email_id=email_id, value=url, ago=timedelta(hours=hours))
         for email_id, status in person["deliveries"]:

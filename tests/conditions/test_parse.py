@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from tidings.conditions import KINDS, AllOf, AnyOf, NotOf, group_ids, parse, references
-from tidings.conditions.activity import ClickedEmail
+from tidings.conditions import KINDS, AllOf, AnyOf, NotOf, parse, references
+from tidings.conditions.kinds.clicked_email import ClickedEmail
 from tidings.errors import Invalid
+from tidings.groups.kind import group_ids
 
 VALID: list[dict[str, Any]] = [
     {"type": "field", "field": "country", "op": "eq", "value": "DE"},

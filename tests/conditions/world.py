@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity
 from tidings.conditions import (
-    activity_types,
     dialect_of,
     evaluate,
     load_facts,
     matching_ids,
+    needs,
     parse,
 )
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
@@ -153,7 +153,7 @@ def python_ids(session: Session, condition: Any, now: datetime = NOW) -> set[int
     """Contact ids the Python back end accepts, over freshly loaded facts."""
     node = parse(condition)
     ids = session.scalars(select(Contact.id)).all()
-    facts = load_facts(session, ids, activity_types=activity_types(node))
+    facts = load_facts(session, ids, needs=needs(node))
     return {cid for cid, item in facts.items() if evaluate(node, item, now)}
 
 

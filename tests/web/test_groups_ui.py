@@ -219,10 +219,12 @@ def test_huge_or_deep_trees_do_not_go_to_the_builder() -> None:
 
 
 NAMES = Names(
-    emails={3: "October newsletter", 4: "Welcome"},
-    lists={1: "Newsletter"},
-    groups={9: "VIP"},
-    consents={"tracking": "Email tracking"},
+    {
+        "email": {3: "October newsletter", 4: "Welcome"},
+        "list": {1: "Newsletter"},
+        "group": {9: "VIP"},
+        "consent": {"tracking": "Email tracking"},
+    }
 )
 
 
@@ -310,7 +312,7 @@ def _render_words(node: Any, names: Names) -> str:
 
 
 def test_words_escape_everything() -> None:
-    evil = Names(emails={3: HOSTILE}, groups={9: "<b>VIP</b>"}, consents={"x": "<i>x</i>"})
+    evil = Names({"email": {3: HOSTILE}, "group": {9: "<b>VIP</b>"}, "consent": {"x": "<i>x</i>"}})
     node = {
         "any": [
             {"type": "clicked_email", "email_id": 3, "url_contains": HOSTILE},

@@ -2,7 +2,9 @@
 
 ``parse`` turns condition JSON into a tree; the tree compiles to SQL for whole groups
 (``matching_ids``, ``count_matching``) and evaluates in Python for one contact
-(``evaluate`` over ``load_facts``, or ``matches``). Kinds live in ``registry.KINDS``.
+(``evaluate`` over ``load_facts``, or ``matches``). Each kind is one module (its leaf
+class and its ``Kind`` entry), listed in the table ``registry.KINDS``; a package that
+brings a kind of its own registers it there (see ``docs/groups.md``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,19 @@ from tidings.conditions.backends import (
     matches,
     matching_ids,
 )
-from tidings.conditions.facts import ActivityFact, ContactFacts, load_facts
+from tidings.conditions.builder import Builder, Input, Option, Other
+from tidings.conditions.describe import describe, is_group
+from tidings.conditions.facts import (
+    ContactFacts,
+    FactQuery,
+    FactRow,
+    FactSource,
+    Needs,
+    chunked,
+    load_facts,
+    merge_needs,
+)
+from tidings.conditions.kind import Kind
 from tidings.conditions.nodes import (
     AllOf,
     AnyOf,
@@ -22,33 +36,56 @@ from tidings.conditions.nodes import (
     Node,
     NotOf,
     Reference,
-    activity_types,
-    group_ids,
+    leaves,
+    needs,
     references,
 )
-from tidings.conditions.parse import parse
-from tidings.conditions.registry import KINDS
+from tidings.conditions.parse import parse, parse_leaf
+from tidings.conditions.registry import KINDS, BuilderPart, KindRegistry
 from tidings.conditions.sql import SqlContext
+from tidings.conditions.targets import Target
+from tidings.conditions.words import Clause, Names, Part, Phrase, plain
 
 __all__ = [
     "KINDS",
-    "ActivityFact",
     "AllOf",
     "AnyOf",
+    "Builder",
+    "BuilderPart",
+    "Clause",
     "ContactFacts",
+    "FactQuery",
+    "FactRow",
+    "FactSource",
+    "Input",
+    "Kind",
+    "KindRegistry",
     "Leaf",
+    "Names",
+    "Needs",
     "Node",
     "NotOf",
+    "Option",
+    "Other",
+    "Part",
+    "Phrase",
     "Reference",
     "SqlContext",
-    "activity_types",
+    "Target",
+    "chunked",
     "count_matching",
+    "describe",
     "dialect_of",
     "evaluate",
-    "group_ids",
+    "is_group",
+    "leaves",
     "load_facts",
     "matches",
     "matching_ids",
+    "merge_needs",
+    "needs",
     "parse",
+    "parse_leaf",
+    "plain",
     "references",
 ]

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tidings.conditions.facts import ContactFacts, load_facts
-from tidings.conditions.nodes import Node, activity_types
+from tidings.conditions.nodes import Node, needs
 from tidings.conditions.sql import SqlContext
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
@@ -46,6 +46,6 @@ def evaluate(node: Node, facts: ContactFacts, now: datetime) -> bool:
 
 def matches(session: Session, node: Node, contact_id: int, *, now: datetime | None = None) -> bool:
     """Whether one contact matches ``node`` (False for a contact that does not exist)."""
-    facts = load_facts(session, [contact_id], activity_types=activity_types(node))
+    facts = load_facts(session, [contact_id], needs=needs(node))
     found = facts.get(contact_id)
     return found is not None and evaluate(node, found, now or utcnow())

@@ -1,7 +1,9 @@
 """The condition tree: ``all`` / ``any`` / ``not`` nodes over leaves of registered kinds.
 
 Each node compiles to SQL (``to_sql``) and evaluates in Python (``evaluate``); the two
-must agree for every contact, which ``tests/conditions/test_agreement.py`` checks.
+must agree for every contact, which ``tests/conditions/test_agreement.py`` checks. A
+leaf also names the facts its evaluation reads (``needs``), the rows it points at
+(``references``) and says itself in words (``words``).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any, ClassVar, Self
 from sqlalchemy import and_, false, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from tidings.conditions.facts import ContactFacts
+from tidings.conditions.facts import ContactFacts, FactSource, Needs, merge_needs
 from tidings.conditions.sql import SqlContext
+from tidings.conditions.words import Names, Part
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ class Node(ABC):
 
 
 class Leaf(Node):
-    """A leaf kind: registered in ``tidings.conditions.registry.KINDS`` under ``kind``.
+    """A leaf of one kind (``kind``, its ``type`` in the JSON), registered with its
+    builder description in ``tidings.conditions.registry.KINDS``.
 
     ``path`` records where the leaf stood in the JSON it was parsed from, so errors
     found later (e.g. a group that does not exist) can name it.
@@ -73,9 +77,15 @@ class Leaf(Node):
         """Rows this leaf points at, checked to exist when a group is saved."""
         return ()
 
-    def activity_types(self) -> frozenset[str]:
-        """Activity types the Python back end needs loaded for this leaf."""
-        return frozenset()
+    def needs(self) -> Needs:
+        """The fact sources ``evaluate`` reads (with the keys it looks at, or None for
+        every row): only those are loaded. The contact row is always there."""
+        return {}
+
+    @abstractmethod
+    def words(self, names: Names, negate: bool) -> list[Part]:
+        """The leaf in words (``negate``: its ``not``), e.g. ``is subscribed to the list
+        “News”``; ``names`` holds the names of the rows it points at."""
 
 
 @dataclass(frozen=True)
@@ -151,14 +161,6 @@ def references(node: Node) -> list[Reference]:
     return [ref for leaf in leaves(node) for ref in leaf.references()]
 
 
-def group_ids(node: Node) -> set[int]:
-    """The contact groups the tree depends on (``in_group`` leaves)."""
-    return {int(ref.key) for ref in references(node) if ref.target == "group"}
-
-
-def activity_types(node: Node) -> frozenset[str]:
-    """The activity types evaluating this tree in Python needs loaded."""
-    types: set[str] = set()
-    for leaf in leaves(node):
-        types |= leaf.activity_types()
-    return frozenset(types)
+def needs(node: Node) -> dict[FactSource[Any], frozenset[str] | None]:
+    """The facts evaluating this tree in Python needs loaded (see ``Leaf.needs``)."""
+    return merge_needs(*(leaf.needs() for leaf in leaves(node)))

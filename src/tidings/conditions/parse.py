@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tidings.conditions.nodes import AllOf, AnyOf, Node, NotOf
+from tidings.conditions.nodes import AllOf, AnyOf, Leaf, Node, NotOf
 from tidings.conditions.registry import KINDS
 from tidings.errors import Invalid
 
@@ -50,9 +50,14 @@ def _parse(data: Any, path: str, depth: int, counter: list[int]) -> Node:
         return AllOf(items) if key == "all" else AnyOf(items)
     if "type" not in data:
         raise Invalid(f"{path}: must have one of the keys all, any, not or type")
-    kind = data["type"]
-    leaf_class = KINDS.get(kind) if isinstance(kind, str) else None
-    if leaf_class is None:
+    return parse_leaf(data, path)
+
+
+def parse_leaf(data: Mapping[str, Any], path: str = "condition") -> Leaf:
+    """The leaf for a leaf's JSON object (``{"type": KIND, ...}``)."""
+    name = data.get("type")
+    kind = KINDS.get(name) if isinstance(name, str) else None
+    if kind is None:
         known = ", ".join(sorted(KINDS))
-        raise Invalid(f"{path}.type: unknown condition type {kind!r} (known: {known})")
-    return leaf_class.parse(data, path)
+        raise Invalid(f"{path}.type: unknown condition type {name!r} (known: {known})")
+    return kind.leaf.parse(data, path)

@@ -1,7 +1,7 @@
 """Custom fields of a contact: the names and values Tidings accepts.
 
 One definition for every way in (API, admin form, CSV import) and for the condition
-language, which compares fields by these names (``conditions/fields.py``):
+language, which compares fields by these names (``conditions/kinds/field.py``):
 
 - a name is 1 to 100 letters, digits, ``_`` or ``-`` (``FIELD_NAME``), and not one of
   the contact's columns (``email``, ``first_name``, ``last_name``: a condition on

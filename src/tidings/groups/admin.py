@@ -13,15 +13,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from tidings.conditions import group_ids, parse
+from tidings.conditions import KINDS, parse
+from tidings.conditions.builder import VALUE_TYPES
 from tidings.errors import Conflict, Invalid, TidingsError
 from tidings.groups import service
 from tidings.groups.admin_builder import (
     BLANK_GROUP,
     BLANK_LEAF,
-    KIND_LABELS,
-    OP_LABELS,
     ROOT,
+    Row,
     email_links,
     error_row,
     fits_builder,
@@ -32,6 +32,7 @@ from tidings.groups.admin_builder import (
 )
 from tidings.groups.admin_words import describe, load_names, plain
 from tidings.groups.graph import load_conditions
+from tidings.groups.kind import GROUP, group_ids
 from tidings.groups.membership import member_count, rebuild_with_dependents
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.values import parse_id
@@ -128,14 +129,28 @@ def _editor(
         "builder_stale": state.data is None and bool(state.json_text),
         "error_index": error_row(rows, condition_error) if condition_error else None,
         "condition_error": condition_error,
-        "choices": load_choices(session, rows, group.id if group else None),
-        "kinds": KIND_LABELS,
-        "ops": OP_LABELS,
         "blank_leaf": BLANK_LEAF,
         "blank_group": BLANK_GROUP,
+        **_builder_context(session, rows, group.id if group else None),
     }
+    context["kinds_json"] = json.dumps(KINDS.builder_json(), ensure_ascii=False)
     status = 422 if state.error else 200
     return page(request, "admin/groups/editor.html", context, status_code=status)
+
+
+def _builder_context(
+    session: Session, rows: list[Row], exclude_group: int | None
+) -> dict[str, Any]:
+    """What the builder's template needs besides the rows: the kinds for the kind menu,
+    the form fields of a row (``KINDS.blocks``) and the selects' choices."""
+    exclude = {GROUP.name: exclude_group} if exclude_group is not None else {}
+    return {
+        "choices": load_choices(session, rows, exclude),
+        "kinds": [(name, KINDS[name].builder.label) for name in KINDS],
+        "blocks": KINDS.blocks(),
+        "all_parts": KINDS.parts(),
+        "value_types": VALUE_TYPES,
+    }
 
 
 def _pretty(data: Any) -> str:
@@ -252,9 +267,7 @@ def builder(request: Request, session: SessionDep, items: FormDep) -> Response:
         "next_index": len(rows),
         "error_index": None,
         "condition_error": "",
-        "choices": load_choices(session, rows, exclude),
-        "kinds": KIND_LABELS,
-        "ops": OP_LABELS,
+        **_builder_context(session, rows, exclude),
     }
     return _fragment(request, "admin/groups/_builder_fragment.html", context)
 

@@ -2,17 +2,17 @@
 
 The builder shows a condition as rows: ``all`` / ``any`` group rows and leaf rows, each
 naming its parent, so a form (``r3.kind``, ``r3.email_id``...) carries the whole tree
-even without JavaScript. ``static/groups.js`` serializes the same rows to JSON in the
-browser; ``rows_to_tree`` is its twin here. Both leave checking to the condition
-language, so every error names the JSON path of the row at fault.
+even without JavaScript. A leaf row shows the inputs its kind describes
+(``tidings.conditions.KINDS``); ``static/groups.js`` serializes the same rows to JSON
+in the browser with the same descriptions, and ``rows_to_tree`` is its twin here.
+Both leave checking to the condition language, so every error names the JSON path of
+the row at fault.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,53 +20,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tidings.activities.models import ActivityType
-from tidings.conditions.fields import OPS
-from tidings.consent.models import Consent
-from tidings.emails.models import Email, Link
+from tidings.conditions import KINDS, is_group
+from tidings.conditions.builder import node_of, values_of
+from tidings.emails.models import Link
 from tidings.errors import Invalid
-from tidings.groups.models import ContactGroup
-from tidings.lists.models import RecipientList
 from tidings.values import parse_id
 
 ROOT = "condition"
 RAW = "json"
-CUSTOM = "custom"
 MAX_ROWS = 500
 GROUP_KINDS = ("all", "any")
-INTS = frozenset({"email_id", "list_id", "group_id", "within_days", "min_count"})
-LEAF_KEYS: dict[str, tuple[str, ...]] = {
-    "field": ("field", "op", "value"),
-    "consent": ("code_name",),
-    "in_list": ("list_id",),
-    "in_group": ("group_id",),
-    "clicked_email": ("email_id", "url_contains", "within_days", "min_count"),
-    "opened_email": ("email_id", "within_days", "min_count"),
-    "received_email": ("email_id",),
-    "activity": ("activity_type", "value_contains", "within_days", "min_count"),
-}
-KIND_LABELS = (
-    ("field", "Contact field"),
-    ("consent", "Consent agreed"),
-    ("in_list", "In recipient list"),
-    ("in_group", "In contact group"),
-    ("clicked_email", "Clicked email"),
-    ("opened_email", "Opened email"),
-    ("received_email", "Was sent email"),
-    ("activity", "Other activity"),
-)
-OP_LABELS = (
-    ("eq", "is"),
-    ("ne", "is not"),
-    ("contains", "contains"),
-    ("starts_with", "starts with"),
-    ("gt", "is more than"),
-    ("lt", "is less than"),
-    ("empty", "is empty"),
-)
-BUILT_IN_ACTIVITIES = tuple(item.value for item in ActivityType)
-INT_TEXT = re.compile(r"-?\d{1,30}")
-NUMBER_TEXT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 ROW_KEY = re.compile(r"r(\d{1,5})\.([a-z_]{1,20})")
 
 
@@ -122,16 +85,6 @@ def _unwrap_not(node: Any) -> tuple[bool, Any]:
     return False, node
 
 
-def is_group(node: Any) -> bool:
-    """Whether ``node`` is an ``all`` or ``any`` node over a list."""
-    return (
-        isinstance(node, dict)
-        and len(node) == 1
-        and next(iter(node)) in GROUP_KINDS
-        and isinstance(next(iter(node.values())), list)
-    )
-
-
 def _add(rows: list[Row], node: Any, parent: Row | None, path: str) -> None:
     negate, inner = _unwrap_not(node)
     inner_path = f"{path}.not" if negate else path
@@ -160,59 +113,12 @@ def _add(rows: list[Row], node: Any, parent: Row | None, path: str) -> None:
 
 
 def _leaf_values(node: Any) -> dict[str, str] | None:
-    """The inputs showing a leaf, or None when its keys or value types do not fit them
-    (such a leaf keeps its exact JSON in a raw row)."""
-    if not isinstance(node, dict) or node.get("type") not in LEAF_KEYS:
+    """The inputs showing a leaf, or None when its kind is unknown or its keys or value
+    types do not fit the kind's inputs (such a leaf keeps its exact JSON in a raw row)."""
+    if not isinstance(node, dict) or not isinstance(node.get("type"), str):
         return None
-    kind = node["type"]
-    allowed = LEAF_KEYS[kind]
-    if any(key != "type" and key not in allowed for key in node):
-        return None
-    if kind == "field":
-        return _field_values(node)
-    values: dict[str, str] = {}
-    for key in allowed:
-        value = node.get(key)
-        if value is None:
-            continue
-        if key in INTS:
-            if isinstance(value, bool) or not isinstance(value, int):
-                return None
-            values[key] = str(value)
-        elif not isinstance(value, str) or not value or value != value.strip():
-            return None
-        elif key == "activity_type":
-            if value in BUILT_IN_ACTIVITIES:
-                values[key] = value
-            elif value.startswith("custom:") and value[7:] and value[7:] == value[7:].strip():
-                values[key], values["custom_name"] = CUSTOM, value[7:]
-            else:
-                return None
-        else:
-            values[key] = value
-    return values
-
-
-def _field_values(node: dict[str, Any]) -> dict[str, str] | None:
-    name, op, value = node.get("field"), node.get("op"), node.get("value")
-    if not isinstance(name, str) or not name or name != name.strip() or op not in OPS:
-        return None
-    values = {"field": name, "op": str(op), "value": "", "value_type": "text"}
-    if op == "empty":
-        return values if value is None else None
-    if "value" not in node:
-        return None
-    if value is None:
-        values["value_type"] = "number"  # what an unreadable number gives (see _typed)
-    elif isinstance(value, bool):
-        values["value_type"] = "true" if value else "false"
-    elif isinstance(value, str):
-        values["value"] = value
-    elif isinstance(value, int | float) and math.isfinite(value):
-        values["value"], values["value_type"] = json.dumps(value), "number"
-    else:
-        return None
-    return values
+    kind = KINDS.get(node["type"])
+    return None if kind is None else values_of(kind.builder, node)
 
 
 # Rows -> condition JSON
@@ -255,38 +161,10 @@ def _leaf(row: Row) -> Any:
             return json.loads(text)
         except (ValueError, RecursionError):
             return text  # refused by the condition language, naming the row's path
-    out: dict[str, Any] = {"type": row.kind}
-    if row.kind == "field":
-        out["field"] = values.get("field", "").strip()
-        out["op"] = values.get("op", "eq")
-        if out["op"] != "empty":
-            out["value"] = _typed(values.get("value", ""), values.get("value_type", ""))
-        return out
-    if row.kind == "activity":
-        chosen = values.get("activity_type", "")
-        custom = values.get("custom_name", "").strip()
-        out["activity_type"] = f"custom:{custom}" if chosen == CUSTOM else chosen
-    for key in LEAF_KEYS.get(row.kind, ()):
-        text = values.get(key, "").strip()
-        if key == "activity_type" or not text:
-            continue
-        out[key] = int(text) if key in INTS and INT_TEXT.fullmatch(text) else text
-    return out
-
-
-def _typed(text: str, value_type: str) -> str | int | float | bool | None:
-    """A field value as its type says; a number that is not one gives None, which the
-    condition language refuses with the row's path (as groups.js does)."""
-    if value_type in ("true", "false"):
-        return value_type == "true"
-    if value_type != "number":
-        return text
-    cleaned = text.strip()
-    if INT_TEXT.fullmatch(cleaned):
-        return int(cleaned)
-    if NUMBER_TEXT.fullmatch(cleaned) and math.isfinite(float(cleaned)):
-        return float(cleaned)
-    return None
+    kind = KINDS.get(row.kind)
+    if kind is None:
+        return {"type": row.kind}  # refused as an unknown type, naming the row's path
+    return node_of(kind.name, kind.builder, values)
 
 
 def rows_from_form(items: Iterable[tuple[str, str]]) -> list[Row]:
@@ -350,12 +228,10 @@ def error_row(rows: Sequence[Row], detail: str) -> int | None:
 
 @dataclass(frozen=True)
 class Choices:
-    """What the builder's selects offer: (value, label) pairs."""
+    """What the builder's selects offer: (value, label) pairs by reference target, and
+    the tracked links of the emails rows have chosen (by email id, as the form has it)."""
 
-    emails: list[tuple[str, str]]
-    lists: list[tuple[str, str]]
-    consents: list[tuple[str, str]]
-    groups: list[tuple[str, str]]
+    options: dict[str, list[tuple[str, str]]]
     links: dict[str, list[tuple[str, str]]]
 
 
@@ -371,30 +247,21 @@ def email_links(session: Session, email_id: int) -> list[tuple[str, str]]:
     ]
 
 
-def load_choices(session: Session, rows: list[Row], exclude_group: int | None) -> Choices:
-    """Every email, list, consent and other group; links of the emails rows show."""
-    emails = session.execute(select(Email.id, Email.name).order_by(Email.id.desc())).all()
-    seen = Counter(name for _, name in emails)
-    groups = select(ContactGroup.id, ContactGroup.name).order_by(ContactGroup.name)
-    if exclude_group is not None:
-        groups = groups.where(ContactGroup.id != exclude_group)
-    shown = {row.values.get("email_id", "") for row in rows if row.kind == "clicked_email"}
-    return Choices(
-        emails=[
-            (str(eid), name if seen[name] == 1 else f"{name} (#{eid})") for eid, name in emails
-        ],
-        lists=[
-            (str(lid), name)
-            for lid, name in session.execute(
-                select(RecipientList.id, RecipientList.name).order_by(RecipientList.name)
-            )
-        ],
-        consents=[
-            (code, f"{display} ({code})")
-            for code, display in session.execute(
-                select(Consent.code_name, Consent.display_name).order_by(Consent.display_name)
-            )
-        ],
-        groups=[(str(gid), name) for gid, name in session.execute(groups)],
-        links={eid: email_links(session, int(eid)) for eid in shown if parse_id(eid) is not None},
-    )
+def load_choices(
+    session: Session, rows: Iterable[Row], exclude: Mapping[str, Any] | None = None
+) -> Choices:
+    """Every row of each target the kinds' selects offer (but the key ``exclude`` gives
+    for a target: a group cannot use itself); the links of the emails rows show."""
+    targets = KINDS.targets
+    sources = {part.input.source for part in KINDS.parts() if part.input.source is not None}
+    options = {
+        name: targets[name].choices(session, (exclude or {}).get(name)) for name in sorted(sources)
+    }
+    shown: set[str] = set()
+    for row in rows:
+        kind = KINDS.get(row.kind)
+        for item in kind.builder.inputs if kind is not None else ():
+            if item.links_of is not None:
+                shown.add(row.values.get(item.links_of, ""))
+    links = {eid: email_links(session, int(eid)) for eid in shown if parse_id(eid) is not None}
+    return Choices(options=options, links=links)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
-from tidings.conditions import Node, group_ids, parse, references
-from tidings.consent.models import Consent
-from tidings.emails.models import Email
+from tidings.conditions import KINDS, Node, parse, references
 from tidings.errors import Invalid
+from tidings.groups.kind import group_ids
 from tidings.groups.models import ContactGroup
-from tidings.lists.models import RecipientList
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +141,18 @@ def _path_to(edges: Mapping[int, set[int]], *, start: int, goal: int) -> list[in
 
 
 def _check_references_exist(session: Session, node: Node) -> None:
-    models = {"group": ContactGroup, "list": RecipientList, "email": Email}
-    names = {"group": "contact group", "list": "recipient list", "email": "email"}
-    for ref in references(node):
-        if ref.target == "consent":
-            found = session.scalar(select(Consent.id).where(Consent.code_name == ref.key))
-            if found is None:
-                raise Invalid(f"{ref.path}: consent {ref.key!r} does not exist")
-            continue
-        model = models.get(ref.target)
-        if model is not None and session.get(model, ref.key) is None:
-            raise Invalid(f"{ref.path}: {names[ref.target]} {ref.key} does not exist")
+    """Refuse the first reference (in document order) to a row that does not exist:
+    one look-up per reference target."""
+    found = references(node)
+    targets = KINDS.targets
+    keys: dict[str, set[Any]] = {}
+    for ref in found:
+        keys.setdefault(ref.target, set()).add(ref.key)
+    missing = {
+        name: targets[name].missing(session, wanted)
+        for name, wanted in keys.items()
+        if name in targets
+    }
+    for ref in found:
+        if ref.key in missing.get(ref.target, ()):
+            raise Invalid(f"{ref.path}: {targets[ref.target].describe(ref.key)} does not exist")

@@ -40,11 +40,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from tidings.conditions import Node, activity_types, dialect_of, load_facts, matching_ids, parse
-from tidings.conditions.facts import chunked
+from tidings.conditions import (
+    FactSource,
+    Node,
+    chunked,
+    dialect_of,
+    load_facts,
+    matching_ids,
+    merge_needs,
+    needs,
+    parse,
+)
 from tidings.db.base import UTCDateTime, utcnow
 from tidings.db.upsert import insert_for
 from tidings.groups.graph import dependents, group_rows, nodes_in_order, ordered_conditions
+from tidings.groups.kind import MEMBERSHIP
 from tidings.groups.models import ContactGroup, GroupMember
 
 # Hash joins over a million contact ids need more than PostgreSQL's 4 MB default;
@@ -55,6 +65,9 @@ PG_REBUILD_WORK_MEM = "256MB"
 # (the contact id modulo 2^31 - 1) in another namespace.
 MEMBERSHIP_LOCK = (0x6773, 0)
 LOCK_NAMESPACE = 0x6772
+
+# The facts an update loads: what the groups' conditions need, and the memberships.
+FactNeeds = dict[FactSource[Any], frozenset[str] | None]
 
 
 @dataclass(frozen=True)
@@ -318,50 +331,49 @@ def update_contacts(
     postgresql = dialect_of(session) == "postgresql"
     changes: list[MembershipChange] = []
     groups: list[tuple[int, Node]] = []
-    types: frozenset[str] = frozenset()
+    wanted: FactNeeds = {}
     for number, chunk in enumerate(chunked(ids)):
         if postgresql:
             rows = _lock_contacts(session, chunk, with_groups=number == 0)
         else:
             rows = group_rows(session) if number == 0 else None
         if rows is not None:
-            groups, types = _ordered(tuple(rows))
+            groups, wanted = _ordered(tuple(rows))
         if not groups:
             return []
-        facts = load_facts(session, chunk, activity_types=types)
+        facts = load_facts(session, chunk, needs=wanted)
         joined: list[tuple[int, int]] = []
         left: list[tuple[int, int]] = []
         for group_id, node in groups:
             for contact_id, item in facts.items():
-                wanted = node.evaluate(item, now)
-                if wanted and group_id not in item.groups:
-                    item.groups.add(group_id)
+                member_of = item.get(MEMBERSHIP)
+                matches = node.evaluate(item, now)
+                if matches and group_id not in member_of:
+                    member_of.add(group_id)
                     joined.append((group_id, contact_id))
                     changes.append(MembershipChange(group_id, contact_id, True))
-                elif not wanted and group_id in item.groups:
-                    item.groups.discard(group_id)
+                elif not matches and group_id in member_of:
+                    member_of.discard(group_id)
                     left.append((group_id, contact_id))
                     changes.append(MembershipChange(group_id, contact_id, False))
         _apply(session, joined, left, now)
     return changes
 
 
-# Groups in update order with the activity types they need, by their (id, stored
-# condition) rows: recomputed only when a group is added, changed or deleted.
-_orders: dict[tuple[tuple[int, str], ...], tuple[list[tuple[int, Node]], frozenset[str]]] = {}
+# Groups in update order with the facts they need, by their (id, stored condition)
+# rows: recomputed only when a group is added, changed or deleted.
+_orders: dict[tuple[tuple[int, str], ...], tuple[list[tuple[int, Node]], FactNeeds]] = {}
 _ORDERS_MAX = 64
 
 
-def _ordered(rows: tuple[tuple[int, str], ...]) -> tuple[list[tuple[int, Node]], frozenset[str]]:
+def _ordered(rows: tuple[tuple[int, str], ...]) -> tuple[list[tuple[int, Node]], FactNeeds]:
     found = _orders.get(rows)
     if found is None:
         nodes = nodes_in_order(rows)
-        types: set[str] = set()
-        for _, node in nodes:
-            types |= activity_types(node)
+        wanted = merge_needs({MEMBERSHIP: None}, *(needs(node) for _, node in nodes))
         if len(_orders) >= _ORDERS_MAX:
             _orders.clear()
-        found = _orders[rows] = (nodes, frozenset(types))
+        found = _orders[rows] = (nodes, wanted)
     return found
 
 

@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.orm import Session
 
-from tidings.conditions import Node, count_matching, group_ids, parse
+from tidings.conditions import Node, count_matching, parse
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.errors import Conflict, Invalid, NotFound
 from tidings.groups.graph import check_condition, load_conditions
+from tidings.groups.kind import group_ids
 from tidings.groups.membership import (
     RebuildResult,
     forget_group,

@@ -1,6 +1,8 @@
 // Tidings contact group editor: the condition builder, its Advanced JSON box and the live
 // count. Rows are rendered by the server (templates/admin/groups/_builder.html); new rows
-// are clones of its <template>s. serialize() mirrors groups/admin_builder.rows_to_tree.
+// are clones of its <template>s. The condition kinds and their inputs come from the server
+// (the form's data-kinds: conditions.KINDS.builder_json()), so this script knows no kind by
+// name. serialize() mirrors groups/admin_builder.rows_to_tree (conditions/builder.node_of).
 (function () {
   "use strict";
 
@@ -10,17 +12,7 @@
   var hidden = form.elements.namedItem("condition");
   var note = document.getElementById("json-note");
   var countBox = document.getElementById("live-count");
-  var INTS = ["email_id", "list_id", "group_id", "within_days", "min_count"];
-  var KEYS = {
-    field: ["field", "op", "value"],
-    consent: ["code_name"],
-    in_list: ["list_id"],
-    in_group: ["group_id"],
-    clicked_email: ["email_id", "url_contains", "within_days", "min_count"],
-    opened_email: ["email_id", "within_days", "min_count"],
-    received_email: ["email_id"],
-    activity: ["activity_type", "value_contains", "within_days", "min_count"]
-  };
+  var KINDS = JSON.parse(form.dataset.kinds || "{}").kinds || {};
   var INT_TEXT = /^-?\d{1,30}$/;
   var NUMBER_TEXT = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
   var jsonEdited = false; // the JSON box holds text the builder does not show (yet)
@@ -72,44 +64,54 @@
     items(parent).appendChild(row);
     return row;
   }
+  function inputsOf(kind) { return KINDS[kind] ? KINDS[kind].inputs : []; }
+  function pickers(row) { return row.querySelectorAll("[data-links-of]"); }
   function addCondition(group) { var row = fresh("tpl-leaf", group); refresh(row); return row; }
   function addGroup(group) { var inner = fresh("tpl-group", group); addCondition(inner); return inner; }
 
-  // Show the inputs of the row's kind (and of its comparison / value type).
+  // Show the inputs of the row's kind (and of its comparison / value type / other choice).
   function refresh(row) {
     if (isGroup(row)) { row.dataset.op = val(row, "kind"); return; }
     var kind = val(row, "kind");
     row.querySelectorAll("[data-kinds]").forEach(function (part) {
       part.hidden = part.dataset.kinds.split(" ").indexOf(kind) < 0;
     });
-    var op = val(row, "op"), type = val(row, "value_type"), value = input(row, "value");
-    value.hidden = op === "empty" || type === "true" || type === "false";
-    var wanted = type === "number" ? "number" : "text";
-    if (value.type !== wanted) { value.type = wanted; }
-    input(row, "custom_name").hidden = val(row, "activity_type") !== "custom";
-    var email = input(row, "email_id");
-    email.options[0].textContent = kind === "received_email" ? "choose an email" : "any email";
-    row.querySelector("[data-role=links]").hidden = !email.value;
+    inputsOf(kind).forEach(function (item) {
+      var el = input(row, item.key);
+      if (!el) { return; }
+      if (item.widget === "typed") {
+        var type = val(row, item.key + "_type");
+        el.hidden = hiddenBy(row, item) || type === "true" || type === "false";
+        var wanted = type === "number" ? "number" : "text";
+        if (el.type !== wanted) { el.type = wanted; }
+      }
+      if (item.other) { input(row, item.other.key).hidden = el.value !== item.other.value; }
+      if (item.empty !== undefined && el.options && el.options.length && !el.options[0].value) {
+        el.options[0].textContent = item.empty;
+      }
+    });
+    pickers(row).forEach(function (picker) { picker.hidden = !val(row, picker.dataset.linksOf); });
+  }
+  function hiddenBy(row, item) {
+    return !!item.hidden_when && val(row, item.hidden_when[0]) === item.hidden_when[1];
   }
 
-  // The picker offers the chosen email's links; picking one fills "link URL contains".
-  function loadLinks(row) {
-    var picker = row.querySelector("[data-role=links]");
-    var email = val(row, "email_id");
+  // A picker offers the links of the email chosen in its row; picking one fills the text.
+  function loadLinks(row, picker) {
+    var email = val(row, picker.dataset.linksOf);
     picker.hidden = !email;
     if (!email) { return; }
     var url = form.dataset.linksUrl + "?email_id=" + encodeURIComponent(email);
     fetch(url, { credentials: "same-origin" }).then(function (response) {
       return response.ok && !response.redirected ? response.text() : "";
     }).then(function (html) {
-      if (!html || val(row, "email_id") !== email) { return; }
+      if (!html || val(row, picker.dataset.linksOf) !== email) { return; }
       picker.innerHTML = html; // server-rendered, escaped <option>s
-      syncPicker(row);
+      syncPicker(row, picker);
     });
   }
-  function syncPicker(row) {
-    var picker = row.querySelector("[data-role=links]");
-    var url = val(row, "url_contains").trim();
+  function syncPicker(row, picker) {
+    var url = val(row, picker.dataset.linksFor).trim();
     var known = Array.prototype.some.call(picker.options, function (o) { return o.value === url; });
     picker.value = known ? url : "";
   }
@@ -136,20 +138,21 @@
       try { return JSON.parse(val(row, "json")); } catch (e) { return val(row, "json"); }
     }
     var out = { type: kind };
-    if (kind === "field") {
-      out.field = val(row, "field").trim();
-      out.op = val(row, "op");
-      if (out.op !== "empty") { out.value = typed(val(row, "value"), val(row, "value_type")); }
-      return out;
-    }
-    if (kind === "activity") {
-      var chosen = val(row, "activity_type");
-      out.activity_type = chosen === "custom" ? "custom:" + val(row, "custom_name").trim() : chosen;
-    }
-    (KEYS[kind] || []).forEach(function (key) {
-      var text = val(row, key).trim();
-      if (key === "activity_type" || !text) { return; }
-      out[key] = INTS.indexOf(key) >= 0 && INT_TEXT.test(text) ? parseInt(text, 10) : text;
+    inputsOf(kind).forEach(function (item) {
+      if (item.hidden_when && out[item.hidden_when[0]] === item.hidden_when[1]) { return; }
+      var el = input(row, item.key);
+      var text = el ? el.value : item.default;
+      if (item.widget === "typed") {
+        out[item.key] = typed(text, val(row, item.key + "_type"));
+        return;
+      }
+      if (item.other && text === item.other.value) {
+        out[item.key] = item.other.prefix + val(row, item.other.key).trim();
+        return;
+      }
+      text = text.trim();
+      if (!text && !item.required) { return; }
+      out[item.key] = item.integer && INT_TEXT.test(text) ? parseInt(text, 10) : text;
     });
     return out;
   }
@@ -251,16 +254,21 @@
     var el = event.target;
     if (!builder().contains(el)) { return; }
     var row = el.closest("[data-row]");
-    if (el.dataset.role === "links" && el.value) { input(row, "url_contains").value = el.value; }
+    if (el.dataset.linksFor && el.value) { input(row, el.dataset.linksFor).value = el.value; }
     refresh(row);
-    if (el.dataset.role === "email") { loadLinks(row); }
+    pickers(row).forEach(function (picker) {
+      if (el === input(row, picker.dataset.linksOf)) { loadLinks(row, picker); }
+    });
     changed();
   });
   form.addEventListener("input", function (event) {
     var el = event.target;
     if (el === jsonBox) { jsonTyped(); return; }
     if (!builder().contains(el) || el.tagName === "SELECT") { return; }
-    if (el.dataset.role === "url") { syncPicker(el.closest("[data-row]")); }
+    var row = el.closest("[data-row]");
+    pickers(row).forEach(function (picker) {
+      if (el === input(row, picker.dataset.linksFor)) { syncPicker(row, picker); }
+    });
     changed();
   });
   form.addEventListener("submit", function (event) {

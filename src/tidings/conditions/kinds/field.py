@@ -25,6 +25,7 @@ kinds, so SQLite's ``json_extract`` and PostgreSQL's ``->>`` give the same answe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,9 +35,12 @@ from sqlalchemy import false, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from tidings.conditions import validate
+from tidings.conditions.builder import Builder, Input, Option
 from tidings.conditions.facts import ContactFacts
+from tidings.conditions.kind import Kind
 from tidings.conditions.nodes import Leaf
 from tidings.conditions.sql import Guarded, SqlContext
+from tidings.conditions.words import Names, Part, quote, text
 from tidings.contacts.fields import FIELD_NAME
 from tidings.contacts.models import Contact
 from tidings.errors import Invalid
@@ -46,7 +50,19 @@ COLUMNS = {
     "first_name": Contact.first_name,
     "last_name": Contact.last_name,
 }
-OPS = ("eq", "ne", "contains", "starts_with", "gt", "lt", "empty")
+# Each comparison: (op, in the builder, in words, in words under "not").
+COMPARISONS = (
+    ("eq", "is", "is", "is not"),
+    ("ne", "is not", "is not", "is"),
+    ("contains", "contains", "contains", "does not contain"),
+    ("starts_with", "starts with", "starts with", "does not start with"),
+    ("gt", "is more than", "is more than", "is not more than"),
+    ("lt", "is less than", "is less than", "is not less than"),
+    ("empty", "is empty", "is empty", "is not empty"),
+)
+OPS = tuple(op for op, *_ in COMPARISONS)
+WORDS = {op: (said, denied) for op, _, said, denied in COMPARISONS}
+COLUMN_WORDS = {"email": "email address", "first_name": "first name", "last_name": "last name"}
 
 Scalar = str | int | float | bool
 
@@ -180,3 +196,61 @@ class FieldCondition(Leaf):
             return isinstance(current, str) and current == value
         left, right = _number(current), _number(value)
         return left is not None and right is not None and left == right
+
+    # Words
+
+    def words(self, names: Names, negate: bool) -> list[Part]:
+        if self.field in COLUMN_WORDS:
+            parts = [text(COLUMN_WORDS[self.field])]
+        else:
+            parts = [text("the field "), quote(self.field)]
+        parts.append(text(f" {WORDS[self.op][1 if negate else 0]}"))
+        value = self.value
+        if self.op == "empty":
+            return parts
+        if isinstance(value, bool):
+            return [*parts, text(" "), Part("value", "true" if value else "false")]
+        if isinstance(value, str):
+            return [*parts, text(" "), quote(value)]
+        return [*parts, text(" "), Part("value", json.dumps(value))]
+
+
+KIND = Kind(
+    FieldCondition,
+    Builder(
+        "Contact field",
+        (
+            Input(
+                "field",
+                "text",
+                "Field",
+                placeholder="field, e.g. first_name",
+                required=True,
+                max_length=100,
+                width="field",
+                suggestions=tuple(COLUMNS),
+                part="comparison",
+            ),
+            Input(
+                "op",
+                "select",
+                "Comparison",
+                options=tuple(Option(op, label) for op, label, *_ in COMPARISONS),
+                required=True,
+                role="op",
+                part="comparison",
+            ),
+            Input(
+                "value",
+                "typed",
+                "Value",
+                placeholder="value",
+                width="value",
+                role="value",
+                hidden_when=("op", "empty"),
+                part="comparison",
+            ),
+        ),
+        order=10,
+    ),
+)

@@ -1,0 +1,1 @@
+"""The condition kinds of this package, one module each (listed in ``registry.KINDS``)."""
