@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tidings.activities.models import Activity
 from tidings.consent import service as consent
 from tidings.consent.models import TRACKING_CONSENT, ConsentAgreement, ConsentText
+from tidings.consent.schemas import AgreementOut
 from tidings.contacts import service as contacts
 from tidings.db.base import utcnow
 from tidings.errors import Conflict, NotFound
@@ -89,7 +90,8 @@ def test_an_agreement_records_the_version_source_and_time(session: Session) -> N
     assert again.id == agreement.id and len(_agreements(session, contact_id)) == 1
     found = consent.active_agreement(session=session, contact_id=contact_id, consent_id=created.id)
     assert found is not None and found.id == agreement.id
-    assert consent.agreement_to_dict(agreement, code_name="news", version=1) == {
+    shown = AgreementOut.of(agreement, code_name="news", version=1).model_dump(mode="json")
+    assert shown == {
         "id": agreement.id,
         "contact_id": contact_id,
         "code_name": "news",
