@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tidings.activities.models import Activity
+from tidings.bounces.models import Bounce, Suppression
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
@@ -20,6 +21,7 @@ metadata = Base.metadata
 __all__ = [
     "Activity",
     "ApiKey",
+    "Bounce",
     "CaughtMessage",
     "Consent",
     "ConsentAgreement",
@@ -36,6 +38,7 @@ __all__ = [
     "Mailout",
     "RecipientList",
     "Subscription",
+    "Suppression",
     "TimelineBucket",
     "TrackingEvent",
     "UniqueMarker",
