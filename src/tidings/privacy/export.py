@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity
+from tidings.bounces.service import export_rows as bounce_rows
+from tidings.bounces.suppression import find as find_suppression
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.emails.models import Email
@@ -103,4 +105,9 @@ def export_contact(*, session: Session, contact_id: int) -> dict[str, Any]:
         .where(GroupMember.contact_id == contact_id)
     ).all()
     data["contact_groups"] = [{"id": gid, "name": name} for gid, name in groups]
+    data["bounces"] = bounce_rows(session=session, contact_id=contact_id)
+    held = find_suppression(session, contact.email)
+    data["suppression"] = (
+        {"reason": held.reason, "created_at": _iso(held.created_at)} if held else None
+    )
     return data
