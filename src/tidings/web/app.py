@@ -44,11 +44,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from tidings.bounces.listener import start_from_settings
         from tidings.jobs.schedule import Scheduler
         from tidings.mailcatcher.server import MailCatcher
         from tidings.sending.supervisor import MailoutSupervisor
 
         catcher = supervisor = scheduler = None
+        bounces = start_from_settings(runtime)  # returned mail, when TIDINGS_BOUNCE_SMTP is set
         if mailcatcher:
             catcher = MailCatcher(runtime, port=runtime.settings.mailcatcher_port)
             catcher.start()
@@ -71,6 +73,8 @@ def create_app(
             await asyncio.to_thread(writer.stop)
             if catcher is not None:
                 catcher.stop()
+            if bounces is not None:
+                bounces.stop()
 
     app = FastAPI(
         title="Tidings",
