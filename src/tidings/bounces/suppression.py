@@ -57,7 +57,7 @@ def address_hash(session: Session, address: str) -> bytes:
 
 def checked_address(raw: str) -> str:
     """A typed or imported address, validated and normalized; ``Invalid`` otherwise."""
-    raw = raw.replace("\x00", "").strip()
+    raw = raw.strip()
     if not raw:
         raise Invalid("an email address is required")
     if len(raw) > 320:
@@ -80,6 +80,8 @@ def parse_reason(raw: str) -> SuppressionReason:
 
 def find(session: Session, address: str) -> Suppression | None:
     """The suppression of ``address``, whether its address is still held or not."""
+    if "\x00" in address:
+        return None  # no address holds one (and PostgreSQL refuses it in text)
     normalized = normalize_email(address)
     return session.scalars(
         select(Suppression)
@@ -144,8 +146,9 @@ def suppress(
             created_at=at or utcnow(),
         )
         .on_conflict_do_nothing()
+        .returning(Suppression.id)
     )
-    created = bool(result.rowcount)  # type: ignore[attr-defined]
+    created = result.scalar() is not None
     row = find(session, normalized)
     assert row is not None
     if row.email is None:
@@ -197,6 +200,7 @@ def list_page(
     """Suppressions newest first, filtered by address substring and reason."""
     limit = max(1, min(limit, PAGE_MAX))
     query = select(Suppression)
+    q = q.replace("\x00", "")
     if q.strip():
         query = query.where(Suppression.email.ilike(_like(q.strip().lower()), escape="\\"))
     if reason is not None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from tidings.activities import queries as activity_queries
+from tidings.bounces.service import contact_deliverability
 from tidings.consent.admin import agreement_history, contact_consents
 from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
 from tidings.contacts import service
@@ -259,6 +260,7 @@ def _detail(
         "other_lists": [item for item in all_lists(session) if item.id not in subscribed_ids],
         "groups": _groups(session, contact.id),
         "timeline": _timeline(session, contact.id, cursor),
+        "deliverability": contact_deliverability(session=session, contact=contact),
         "cursor": cursor,
         "edit_error": edit_error,
         "edit_form": edit_form,

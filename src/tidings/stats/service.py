@@ -54,6 +54,7 @@ def email_statistics(*, session: Session, email_id: int) -> dict[str, Any]:
         ),
         "unsubscribe_rate": _rate(counters["unsubscribes"], delivered, "delivered"),
         "bounce_rate": _rate(bounced_soft + bounced_hard, sent, "sent"),
+        "complaint_rate": _rate(counters["complaints"], delivered, "delivered"),
     }
     data["links"] = link_statistics(session=session, email_id=email_id)
     data["reconciliation"] = {

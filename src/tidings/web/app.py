@@ -124,6 +124,7 @@ ADMIN_MODULES = (
     "tidings.lists.admin",
     "tidings.groups.admin",
     "tidings.web.settings_admin",
+    "tidings.bounces.admin",
 )
 
 
@@ -157,6 +158,9 @@ def _include_routers(app: FastAPI) -> None:
     from tidings.groups.api import router as groups_router
 
     app.include_router(groups_router)
+    from tidings.bounces.api import router as suppressions_router
+
+    app.include_router(suppressions_router)
 
 
 def asgi_entry(app: FastAPI) -> TrackingFastPath:
