@@ -103,7 +103,11 @@ def import_csv(*, session: Session, data: bytes, default_reason: SuppressionReas
         except Invalid as exc:
             refuse(row, raw, str(exc.detail))
             continue
-        batch[suppression.address_hash(session, address)] = (address, reason.value)
+        digest = suppression.address_hash(session, address)
+        if digest in batch:
+            result.already += 1  # twice in the file: the first row's reason stays
+            continue
+        batch[digest] = (address, reason.value)
         if len(batch) >= BATCH:
             _write(session, batch, result)
             batch = {}
