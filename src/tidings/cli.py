@@ -83,6 +83,13 @@ def serve(
         settings.host = host
     if port:
         settings.port = port
+    if settings.bounce_smtp:
+        from tidings.bounces.listener import parse_listen_address
+
+        try:
+            parse_listen_address(settings.bounce_smtp)
+        except TidingsError as exc:
+            _fail(str(exc.detail))
     runtime = _runtime(settings)
     _check_policy(runtime)
     application = create_app(runtime, workers=workers, mailcatcher=not settings.smtp_url)
@@ -102,9 +109,14 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    bounce_listener: bool = typer.Option(
+        False, help="Also accept returned mail on TIDINGS_BOUNCE_SMTP (off: `serve` does)."
+    ),
+) -> None:
     """Run a worker: job queue consumer and mailout supervisor (scaled-out mode)."""
     from tidings.assembly.workers import register_jobs
+    from tidings.bounces.listener import start_from_settings
     from tidings.jobs.schedule import Scheduler
     from tidings.sending.supervisor import MailoutSupervisor
 
@@ -116,6 +128,10 @@ def worker() -> None:
     supervisor.start()
     scheduler = Scheduler(runtime)
     scheduler.start()
+    try:
+        bounces = start_from_settings(runtime) if bounce_listener else None
+    except (TidingsError, OSError) as exc:
+        _fail(f"bounce listener: {getattr(exc, 'detail', exc)}")
     stop = threading.Event()
 
     def _stop(_sig: int, _frame: object) -> None:
@@ -129,6 +145,8 @@ def worker() -> None:
     scheduler.stop()
     runtime.queue.stop_consumer()
     supervisor.stop()
+    if bounces is not None:
+        bounces.stop()
 
 
 @app.command()

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     mailout_recovery_interval: float = Field(default=5.0, gt=0)
     send_rate_per_second: float = Field(default=0.0, ge=0)
     send_render_processes: int = Field(default=1, ge=0, le=16)  # 0: compose in the runner
+    # Bounces and complaints (docs/deliverability.md)
+    bounce_smtp: str = ""  # host:port of the inbound bounce listener; off when empty
+    bounce_domain: str = ""  # domain of the VERP return path; default the sender's
+    bounce_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    soft_bounce_limit: int = Field(default=3, ge=1, le=100)
     # Tracking
     tracking_batch_max: int = Field(default=500, ge=1)
     # "process": a writer process beside the web server; "thread": inside it

@@ -182,6 +182,7 @@ def test_emails_contract(client: TestClient) -> None:
         "click_to_open_rate",
         "unsubscribe_rate",
         "bounce_rate",
+        "complaint_rate",
     }
     activities = client.get(f"/api/v1/emails/{email_id}/activities", params={"limit": 0})
     assert activities.status_code == 422

@@ -15,6 +15,8 @@ from fastapi import APIRouter
 from tidings.assembly import screens
 from tidings.auth import admin as auth_admin
 from tidings.auth import routes as auth_routes
+from tidings.bounces import admin as bounces_admin
+from tidings.bounces import api as bounces_api
 from tidings.consent import admin as consent_admin
 from tidings.consent import api as consent_api
 from tidings.contacts import admin as contacts_admin
@@ -56,12 +58,14 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("lists", ADMIN, lists_admin.router),
     Routes("groups", ADMIN, groups_admin.router),
     Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
+    Routes("bounces", ADMIN, bounces_admin.router),  # /suppressions
     # REST API under /api/v1.
     Routes("contacts", API, contacts_api.router),
     Routes("consent", API, consent_api.router),
     Routes("lists", API, lists_api.router),
     Routes("emails", API, emails_api.router),
     Routes("groups", API, groups_api.router),
+    Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
 )
 
 # Domains whose screens keep their templates in a folder of their own.

@@ -9,6 +9,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from tidings.bounces.listener import start_from_settings as bounce_listener
+
 # Each domain's jobs module registers its jobs in ``jobs.registry`` when imported.
 from tidings.groups import jobs as group_jobs
 from tidings.jobs import registry
@@ -55,6 +57,7 @@ def lifespan(
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         catcher = supervisor = scheduler = None
+        bounces = bounce_listener(runtime)  # returned mail, when TIDINGS_BOUNCE_SMTP is set
         if mailcatcher:
             catcher = MailCatcher(runtime, port=runtime.settings.mailcatcher_port)
             catcher.start()
@@ -78,5 +81,7 @@ def lifespan(
             await asyncio.to_thread(writer.stop)
             if catcher is not None:
                 catcher.stop()
+            if bounces is not None:
+                bounces.stop()
 
     return run

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from tidings.activities import queries as activity_queries
 from tidings.activities.schemas import ActivityOut
+from tidings.bounces.service import contact_deliverability
 from tidings.consent.admin import agreement_history, contact_consents
 from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
 from tidings.contacts import fields, service
@@ -321,6 +322,7 @@ def _detail(
         "other_lists": [item for item in all_lists(session) if item.id not in subscribed_ids],
         "groups": _groups(session, contact.id),
         "timeline": _timeline(session, contact.id, cursor),
+        "deliverability": contact_deliverability(session=session, contact=contact),
         "cursor": cursor,
         "edit_error": edit_error,
         "edit_form": edit_form,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tidings.activities.models import Activity
 from tidings.auth.models import ApiKey, LoginThrottle, User, UserSession
+from tidings.bounces.models import Bounce, Suppression
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
@@ -20,6 +21,7 @@ metadata = Base.metadata
 __all__ = [
     "Activity",
     "ApiKey",
+    "Bounce",
     "CaughtMessage",
     "Consent",
     "ConsentAgreement",
@@ -38,6 +40,7 @@ __all__ = [
     "Mailout",
     "RecipientList",
     "Subscription",
+    "Suppression",
     "TimelineBucket",
     "TrackingEvent",
     "UniqueMarker",

@@ -26,6 +26,7 @@ RATE_LABELS = (
     ("click_to_open_rate", "Click-to-open rate"),
     ("unsubscribe_rate", "Unsubscribe rate"),
     ("bounce_rate", "Bounce rate"),
+    ("complaint_rate", "Complaint rate"),
 )
 ACTIVITY_LABELS = {
     "email_open": "Open",

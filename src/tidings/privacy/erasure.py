@@ -3,6 +3,8 @@
 Rows that only exist for this person (contact, agreements, subscriptions,
 activities, group memberships, personalized link destinations, caught messages) are
 deleted; deliveries stay for the statistics with the contact reference cleared.
+Bounce facts stay without their diagnostic; a suppression of the address stays as
+a keyed hash of it, so the address is never mailed again without being kept.
 On SQLite, ``secure_delete`` overwrites the freed pages and a WAL checkpoint moves
 the change out of the log, so the address is not readable in any file afterwards.
 """
@@ -15,6 +17,7 @@ import time
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tidings.bounces.service import forget_contact as forget_bounces
 from tidings.consent.models import ConsentAgreement
 from tidings.contacts import service as contacts
 from tidings.groups.membership import forget_contacts
@@ -31,6 +34,8 @@ def erase_contact(*, session: Session, contact_id: int) -> str:
     address = contact.email
     # First, so the membership lock is held before anything else is touched.
     forget_contacts(session, [contact_id])
+    # A suppression outlives the contact as the address's keyed hash alone.
+    forget_bounces(session=session, contact_id=contact_id, email=address)
     delivery_ids = select(Delivery.id).where(Delivery.contact_id == contact_id)
     session.execute(delete(DeliveryLinkUrl).where(DeliveryLinkUrl.delivery_id.in_(delivery_ids)))
     session.execute(

@@ -6,6 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity
+from tidings.bounces.service import export_rows as bounce_rows
+from tidings.bounces.suppression import find as find_suppression
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.contacts.schemas import ContactOut
@@ -16,10 +18,12 @@ from tidings.privacy.schemas import (
     ContactExport,
     ExportedActivity,
     ExportedAgreement,
+    ExportedBounce,
     ExportedDelivery,
     ExportedGroup,
     ExportedLink,
     ExportedSubscription,
+    ExportedSuppression,
 )
 from tidings.sending.models import Delivery, DeliveryLinkUrl
 
@@ -58,6 +62,7 @@ def export_contact(*, session: Session, contact_id: int) -> ContactExport:
         .join(GroupMember, GroupMember.group_id == ContactGroup.id)
         .where(GroupMember.contact_id == contact_id)
     ).all()
+    held = find_suppression(session, contact.email)
     return ContactExport(
         contact=ContactOut.of(contact),
         consent_agreements=[
@@ -106,4 +111,11 @@ def export_contact(*, session: Session, contact_id: int) -> ContactExport:
             for a in activities
         ],
         contact_groups=[ExportedGroup(id=gid, name=name) for gid, name in groups],
+        bounces=[
+            ExportedBounce.model_validate(row)
+            for row in bounce_rows(session=session, contact_id=contact_id)
+        ],
+        suppression=(
+            ExportedSuppression(reason=held.reason, created_at=held.created_at) if held else None
+        ),
     )

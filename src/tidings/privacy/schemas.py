@@ -66,6 +66,25 @@ class ExportedGroup(BaseModel):
     name: str
 
 
+class ExportedBounce(BaseModel):
+    """A bounce or complaint about a message to the contact."""
+
+    email_id: int | None
+    kind: str
+    source: str
+    status: str | None
+    feedback_type: str | None
+    diagnostic: str | None
+    occurred_at: Timestamp
+
+
+class ExportedSuppression(BaseModel):
+    """Why the contact's address is never mailed, since when."""
+
+    reason: str
+    created_at: Timestamp
+
+
 class ContactExport(BaseModel):
     """Everything Tidings holds about one contact."""
 
@@ -76,3 +95,5 @@ class ContactExport(BaseModel):
     personalized_links: list[ExportedLink]
     activities: list[ExportedActivity]
     contact_groups: list[ExportedGroup]
+    bounces: list[ExportedBounce]
+    suppression: ExportedSuppression | None

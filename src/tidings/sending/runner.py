@@ -32,6 +32,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from tidings.bounces import verp
+from tidings.bounces.suppression import skip_suppressed
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails import rendering
@@ -143,6 +145,7 @@ class MailoutRunner:
         self.render_restarts = 0  # render processes that died and were replaced
         self.recomposed = 0  # messages composed again after a render process died
         self.render_pool: RenderPool | None = None  # while running
+        self.return_paths = verp.for_runtime(runtime)  # MAIL FROM: bounces+<token>@...
 
     # -- lease -------------------------------------------------------------------
     def _acquire(self, mailout_id: int) -> bool:
@@ -310,6 +313,8 @@ class MailoutRunner:
                         .where(Delivery.id.in_(erased))
                         .values(status=DeliveryStatus.SKIPPED.value, error="contact erased")
                     )
+                # Suppressed since the snapshot, or known only by the address's hash.
+                blocked = skip_suppressed(session, [(r[0], r[2]) for r in rows if r[1] is not None])
             if not rows:
                 return
             last_id = rows[-1][0]
@@ -325,7 +330,7 @@ class MailoutRunner:
                     ),
                 )
                 for row in rows
-                if row[1] is not None
+                if row[1] is not None and row[0] not in blocked
             ]
 
     def _recipients(self, mailout_id: int) -> Iterator[Recipient]:
@@ -420,7 +425,7 @@ class MailoutRunner:
 
         try:
             connection.send(
-                sender=sender,
+                sender=self.return_paths.address(delivery_id, sender),
                 recipient=message.address,
                 data=message.data,
                 commit=commit,

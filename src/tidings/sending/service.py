@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, func, insert, literal, select
 from sqlalchemy.orm import Session
 
+from tidings.bounces.suppression import not_suppressed
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails.models import Email, EmailPurpose
@@ -29,8 +30,8 @@ def recipient_conditions(
     *, email_id: int, list_id: int, include_group: int | None, exclude_group: int | None
 ) -> list[ColumnElement[bool]]:
     """Who a mailout of this email started now reaches, over ``Subscription`` joined
-    with ``Contact``: subscribed, not opted out, not yet sent this email, and within /
-    outside the given contact groups."""
+    with ``Contact``: subscribed, not opted out, not suppressed, not yet sent this
+    email (bounced messages were sent), and within / outside the given contact groups."""
     already = select(Delivery.contact_id).where(
         Delivery.email_id == email_id,
         Delivery.contact_id.is_not(None),
@@ -41,6 +42,7 @@ def recipient_conditions(
         Subscription.list_id == list_id,
         Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
         Contact.opted_out_at.is_(None),
+        not_suppressed(Contact.email),
         # A later mailout of the same email reaches only those not yet sent it.
         Contact.id.not_in(already),
     ]

@@ -32,6 +32,7 @@ class Rates(BaseModel):
     click_to_open_rate: Rate
     unsubscribe_rate: Rate
     bounce_rate: Rate
+    complaint_rate: Rate
 
 
 class LinkFigures(BaseModel):

@@ -63,6 +63,7 @@ def email_statistics(*, session: Session, email_id: int) -> EmailStatistics:
             ),
             unsubscribe_rate=Rate.of_counts(counters["unsubscribes"], delivered, "delivered"),
             bounce_rate=Rate.of_counts(bounced, sent, "sent"),
+            complaint_rate=Rate.of_counts(counters["complaints"], delivered, "delivered"),
         ),
         links=link_statistics(session=session, email_id=email_id),
         reconciliation=Reconciliation(
