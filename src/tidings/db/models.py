@@ -10,7 +10,7 @@ from tidings.emails.models import Email, Link
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
-from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout
+from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout, SenderIdentity, TestSend
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.models import TrackingEvent, UniqueMarker
 from tidings.web.auth.models import ApiKey, User
@@ -35,7 +35,9 @@ __all__ = [
     "LinkStats",
     "Mailout",
     "RecipientList",
+    "SenderIdentity",
     "Subscription",
+    "TestSend",
     "TimelineBucket",
     "TrackingEvent",
     "UniqueMarker",

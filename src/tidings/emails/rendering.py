@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import html2text
 from jinja2 import ChainableUndefined, Template, TemplateError, Undefined
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tidings.emails import links as link_markup
+from tidings.emails.plaintext import html_to_text
 from tidings.errors import Invalid
 
 
@@ -60,8 +60,8 @@ def contact_view(
 def _html_to_text_template(prepared_html: str) -> str:
     """Turn the marked HTML template into a plain-text template, once per email.
 
-    Jinja constructs and tracked hrefs are swapped for placeholders that html2text
-    leaves alone, converted, then put back, so the text keeps merge fields and the
+    Jinja constructs and tracked hrefs are swapped for placeholders that the
+    conversion leaves alone, converted, then put back, so the text keeps merge fields and the
     tracked links of each recipient.
     """
     saved: list[str] = []
@@ -77,11 +77,7 @@ def _html_to_text_template(prepared_html: str) -> str:
         hidden,
         flags=re.IGNORECASE,
     )
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.protect_links = False
-    text = str(converter.handle(hidden)).strip() + "\n"
+    text = html_to_text(hidden)
     return re.sub(r"TDGPH(\d{5})X", lambda m: saved[int(m.group(1))], text)
 
 
@@ -170,24 +166,21 @@ def render(
     compiled: CompiledEmail,
     contact: dict[str, Any],
     tracked_url: Callable[[int, str], str | None],
+    extra: dict[str, Any] | None = None,
 ) -> RenderedMessage:
-    """Render one recipient's message with tracked links."""
-    subject = " ".join(compiled.subject.render(contact=contact).split())
-    html_body, destinations = link_markup.rewrite(
-        compiled.html.render(contact=contact), tracked_url
-    )
+    """Render one recipient's message with tracked links; ``extra`` adds variables
+    beside ``contact`` (``unsubscribe_url``, ``postal_address``)."""
+    context = {**extra, "contact": contact} if extra else {"contact": contact}
+    subject = " ".join(compiled.subject.render(context).split())
+    html_body, destinations = link_markup.rewrite(compiled.html.render(context), tracked_url)
     if compiled.text_mode == "convert":
-        converter = html2text.HTML2Text()
-        converter.body_width = 0
-        text = str(converter.handle(html_body))
+        text = html_to_text(html_body)
     elif compiled.text_mode == "given":
-        text = track_plain_text_urls(
-            compiled.text.render(contact=contact), destinations, tracked_url
-        )
+        text = track_plain_text_urls(compiled.text.render(context), destinations, tracked_url)
     else:
         text = _TEXT_LINK_RE.sub(
             lambda m: _text_link(int(m.group(1)), destinations, tracked_url),
-            compiled.text.render(contact=contact),
+            compiled.text.render(context),
         )
     return RenderedMessage(subject=subject, html=html_body, text=text, destinations=destinations)
 
@@ -203,9 +196,11 @@ def _text_link(
     return tracked_url(position, destination) or destination
 
 
-def render_preview(compiled: CompiledEmail, contact: dict[str, Any]) -> RenderedMessage:
+def render_preview(
+    compiled: CompiledEmail, contact: dict[str, Any], extra: dict[str, Any] | None = None
+) -> RenderedMessage:
     """Render for a preview: merge fields applied, links left as written."""
-    return render(compiled, contact, lambda _position, _destination: None)
+    return render(compiled, contact, lambda _position, _destination: None, extra)
 
 
 def track_plain_text_urls(

@@ -14,6 +14,7 @@ from tidings.errors import Conflict, Invalid, NotFound
 from tidings.groups.models import ContactGroup
 from tidings.groups.service import is_member, member_ids_select
 from tidings.lists.models import Subscription, SubscriptionStatus
+from tidings.sending import gate
 from tidings.sending.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
 
 RUN_MAILOUT_JOB = "sending.run_mailout"
@@ -33,7 +34,7 @@ def recipient_conditions(
     conditions: list[ColumnElement[bool]] = [
         Subscription.list_id == list_id,
         Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
-        Contact.opted_out_at.is_(None),
+        *gate.mailout_conditions(),
         # A later mailout of the same email reaches only those not yet sent it.
         Contact.id.not_in(already),
     ]
