@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from tidings.emails.models import EmailPurpose
 
@@ -43,3 +43,5 @@ class SendIn(BaseModel):
 
     contact_group_id: int | None = None
     exclude_contact_group_id: int | None = None
+    # ISO 8601 with a time zone; the mailout is "scheduled" until then.
+    send_at: AwareDatetime | None = None

@@ -120,8 +120,11 @@ class Composer:
             return self.spec.base_url + "/u/test-send"
         return self.spec.base_url + unsubscribe_path(self.signer, delivery_id)
 
-    def compose(self, recipient: Recipient, sent_at: datetime) -> Outgoing:
-        """One recipient's message, dated ``sent_at``."""
+    def compose(
+        self, recipient: Recipient, sent_at: datetime, *, to_address: str | None = None
+    ) -> Outgoing:
+        """One recipient's message, dated ``sent_at``; ``to_address`` sends it
+        elsewhere than the contact's address (a test send rendered as the contact)."""
         spec = self.spec
         delivery_id = recipient.delivery_id
         contact = recipient.contact
@@ -156,9 +159,11 @@ class Composer:
         html = message.html
         if not spec.test:
             html = add_pixel(html, base + open_path(signer, delivery_id, spec.email_id))
+        to_name = " ".join(p for p in (contact["first_name"], contact["last_name"]) if p) or None
+        address = to_address or contact["email"]
         data = self.skeleton.build(
-            to_address=contact["email"],
-            to_name=" ".join(p for p in (contact["first_name"], contact["last_name"]) if p) or None,
+            to_address=address,
+            to_name=None if to_address else to_name,
             subject=message.subject,
             text=message.text,
             html=html,
@@ -170,7 +175,7 @@ class Composer:
             data = self.dkim.sign(data)
         return Outgoing(
             delivery_id,
-            contact["email"],
+            address,
             wire_data(data),
             personalized,
             self.envelope_sender(delivery_id),

@@ -204,9 +204,11 @@ class MailoutRunner:
             # and report it lost.
             done.set()
             keeper.join(5)
-            if self._halt.is_set() and self.stopped_by:
+            status, _ = self._status(mailout_id)
+            if status in (MailoutStatus.PAUSED.value, MailoutStatus.CANCELLED.value):
+                self.stopped_by = status
                 self._release(mailout_id)
-                return self.stopped_by
+                return status
             return "finished" if self._finish(mailout_id) else "lost"
         finally:
             done.set()

@@ -151,8 +151,10 @@ def _include_routers(app: FastAPI) -> None:
     for router in (auth_router, home_router, inbox_router, *_admin_routers()):
         app.include_router(router)
     from tidings.groups.api import router as groups_router
+    from tidings.sending.api import router as sending_router
 
     app.include_router(groups_router)
+    app.include_router(sending_router)
 
 
 def asgi_entry(app: FastAPI) -> TrackingFastPath:
