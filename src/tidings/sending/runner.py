@@ -520,8 +520,8 @@ def record_failure(
     after_commit: bool,
     bounced: bool,
     retry_delays: list[float],
-) -> None:
-    """Record a refused or failed attempt on a delivery.
+) -> str:
+    """Record a refused or failed attempt on a delivery; its status afterwards.
 
     A recipient the server refused outright (5xx at RCPT) is a hard bounce, with the
     server's answer; another permanent refusal fails the delivery; a temporary one
@@ -530,11 +530,11 @@ def record_failure(
     """
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None:
-        return
+        return "gone"
     if after_commit:
         session.execute(delete_link_urls(delivery_id))
     elif delivery.status != DeliveryStatus.PENDING.value:
-        return  # cancelled, paused or skipped meanwhile
+        return str(delivery.status)  # cancelled, paused or skipped meanwhile
     else:
         delivery.attempts += 1
     give_up = permanent or delivery.attempts > len(retry_delays)
@@ -548,6 +548,7 @@ def record_failure(
         delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
     delivery.sent_at = None
     delivery.error = error[:1000]
+    return str(delivery.status)
 
 
 def delete_link_urls(delivery_id: int) -> Any:

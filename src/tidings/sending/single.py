@@ -273,29 +273,28 @@ def _send(
     sender: str,
     *,
     claim: Callable[[Outgoing], bool],
-    failed: Callable[[str, bool, bool, bool], None],
+    failed: Callable[[str, bool, bool, bool], str],
 ) -> str:
+    """Compose, send, record; the status afterwards ("pending" again after a
+    temporary failure, "already sent" when another worker had claimed it)."""
     try:
         outgoing = compose()
     except Exception as exc:  # noqa: BLE001 - a template error for this contact
-        failed(f"{type(exc).__name__}: {exc}", False, False, False)
-        return "failed to compose"
+        return failed(f"{type(exc).__name__}: {exc}", False, False, False)
     try:
         _transmit(runtime, outgoing, sender, lambda: claim(outgoing))
     except Abandoned:
         return "already sent"
     except TemporaryFailure as exc:
-        failed(str(exc), False, exc.after_commit, False)
-        return "deferred"
+        return failed(str(exc), False, exc.after_commit, False)
     except PermanentFailure as exc:
-        failed(str(exc), True, exc.after_commit, exc.recipient_refused)
-        return "refused"
+        return failed(str(exc), True, exc.after_commit, exc.recipient_refused)
     return "sent"
 
 
-def _with_session(runtime: Runtime, work: Callable[[Session], None]) -> None:
+def _with_session(runtime: Runtime, work: Callable[[Session], str]) -> str:
     with runtime.session() as session:
-        work(session)
+        return work(session)
 
 
 def _claim_test(runtime: Runtime, test_send_id: int) -> bool:
@@ -315,10 +314,10 @@ def _claim_test(runtime: Runtime, test_send_id: int) -> bool:
 
 def _test_failed(
     session: Session, test_send_id: int, error: str, permanent: bool, runtime: Runtime
-) -> None:
+) -> str:
     row = session.get(TestSend, test_send_id)
     if row is None:
-        return
+        return "gone"
     if row.status == DeliveryStatus.PENDING.value:
         row.attempts += 1
     delays = runtime.settings.retry_delays()
@@ -329,6 +328,7 @@ def _test_failed(
         row.next_attempt_at = utcnow() + timedelta(seconds=delays[row.attempts - 1])
     row.sent_at = None
     row.error = error[:1000]
+    return str(row.status)
 
 
 def _view(contact: Contact) -> dict[str, Any]:
