@@ -128,7 +128,7 @@ def test_every_sent_message_verifies_with_dkimpy(
     data = smtp_sink.messages[0].data
     assert not _verifies(data.replace(b"Hi P", b"Hi Q", 1), records)
     assert not _verifies(data.replace(b"Subject: News", b"Subject: Newz", 1), records)
-    other_setting, other_txt = _generate(tmp_path / "other")
+    _, other_txt = _generate(tmp_path / "other")
     assert other_txt != txt
     assert not _verifies(data, {"tdg1._domainkey.example.com": other_txt})
 
