@@ -37,6 +37,14 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _warn_about_sending(base_url: str) -> None:
+    from tidings.sending.quality import base_url_warning
+
+    warning = base_url_warning(base_url)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False)
+
+
 @app.command()
 def migrate() -> None:
     """Apply database migrations and create the default ``tracking`` consent."""
@@ -76,6 +84,7 @@ def serve(
     if port:
         settings.port = port
     runtime = _runtime(settings)
+    _warn_about_sending(runtime.base_url)
     application = create_app(runtime, workers=workers, mailcatcher=not settings.smtp_url)
     console.print(f"Tidings listening on [bold]http://{settings.host}:{settings.port}[/bold]")
     tune_for_serving()
@@ -99,6 +108,7 @@ def worker() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runtime = _runtime()
+    _warn_about_sending(runtime.base_url)
     registry.load_all()
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()

@@ -21,6 +21,7 @@ from inscriptis.model.tag import CustomHtmlTagHandlerMapping
 
 _BLANK_LINES = re.compile(r"\n{3,}")
 _TRAILING = re.compile(r"[ \t]+$", re.MULTILINE)
+_STRAY_SPACE = re.compile(r"^ (?=\S)", re.MULTILINE)  # left by markup between blocks
 _LAYOUT_TAGS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th", "center")
 
 
@@ -33,6 +34,13 @@ def _link_end(state: HtmlDocumentState) -> None:
     if target:
         state.tags[-1].write(f" ({target})")
     state.link_target = ""
+
+
+def _image_start(state: HtmlDocumentState, attrs: dict[str, str]) -> None:
+    # An image alone in a link (a logo, a banner) reads as its alt text.
+    alt = (attrs.get("alt") or "").strip()
+    if state.link_target and alt:
+        state.tags[-1].write(alt)
 
 
 def _no_op_start(_state: HtmlDocumentState, _attrs: dict[str, str]) -> None:
@@ -49,7 +57,11 @@ def _config() -> ParserConfig:
         css[tag] = HtmlElement(display=Display.block)
     css["h1"] = HtmlElement(display=Display.block, margin_before=1, margin_after=1)
     handlers = CustomHtmlTagHandlerMapping(
-        start_tag_mapping={"a": _link_start, **dict.fromkeys(_LAYOUT_TAGS, _no_op_start)},
+        start_tag_mapping={
+            "a": _link_start,
+            "img": _image_start,
+            **dict.fromkeys(_LAYOUT_TAGS, _no_op_start),
+        },
         end_tag_mapping={"a": _link_end, **dict.fromkeys(_LAYOUT_TAGS, _no_op_end)},
     )
     return ParserConfig(css=css, display_images=False, custom_html_tag_handler_mapping=handlers)
@@ -63,5 +75,5 @@ def html_to_text(html: str) -> str:
     if not html.strip():
         return ""
     text = get_text(html, _CONFIG)
-    text = _TRAILING.sub("", text)
+    text = _STRAY_SPACE.sub("", _TRAILING.sub("", text))
     return _BLANK_LINES.sub("\n\n", text).strip() + "\n"
