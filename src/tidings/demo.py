@@ -14,9 +14,12 @@ from tidings.emails import service as emails
 from tidings.emails.models import Email
 from tidings.lists import service as lists
 from tidings.lists.models import RecipientList
+from tidings.sending import identities
 from tidings.sending import service as sending
+from tidings.sending.models import SenderIdentity
 
 DEMO_LIST = "Demo newsletter readers"
+DEMO_POSTAL_ADDRESS = "Example Widgets Ltd, 1 Example Street, Springfield 12345, USA"
 DEMO_EMAIL = "Demo: November newsletter"
 PEOPLE = [
     ("Ada", "Lovelace"),
@@ -110,6 +113,19 @@ def seed(*, session: Session, send: bool = True) -> DemoResult:
             email_id=existing.id, list_id=existing.recipient_list_id, mailout_id=None, created=False
         )
     consent.ensure_tracking_consent(session=session)
+    if (
+        session.scalars(
+            select(SenderIdentity).where(SenderIdentity.domain == "example.com")
+        ).first()
+        is None
+    ):
+        identities.create(
+            session=session,
+            domain="example.com",
+            from_name="Example Widgets",
+            from_address="news@example.com",
+            postal_address=DEMO_POSTAL_ADDRESS,
+        )
     recipient_list = session.scalars(
         select(RecipientList).where(RecipientList.name == DEMO_LIST)
     ).first() or lists.create_list(session=session, name=DEMO_LIST)

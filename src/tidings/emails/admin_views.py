@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from tidings.emails.links import is_trackable
 from tidings.emails.models import Email
 from tidings.errors import Invalid
-from tidings.sending.models import Delivery, DeliveryStatus, Mailout, MailoutStatus
+from tidings.sending.models import (
+    ACTIVE_MAILOUT_STATES,
+    Delivery,
+    DeliveryStatus,
+    Mailout,
+    MailoutStatus,
+)
 from tidings.stats.models import EmailStats
 
 PAGE_SIZE = 50
@@ -37,7 +43,7 @@ SENT_STATES = (
     DeliveryStatus.BOUNCED_SOFT.value,
     DeliveryStatus.BOUNCED_HARD.value,
 )
-ACTIVE_MAILOUT = (MailoutStatus.QUEUED.value, MailoutStatus.SENDING.value)
+ACTIVE_MAILOUT = ACTIVE_MAILOUT_STATES
 
 
 def format_percent(numerator: int, denominator: int) -> str:

@@ -120,6 +120,7 @@ ADMIN_MODULES = (
     "tidings.lists.admin",
     "tidings.groups.admin",
     "tidings.web.settings_admin",
+    "tidings.sending.admin",
 )
 
 
