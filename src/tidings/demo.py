@@ -88,8 +88,8 @@ the talks are online, including the session on planning a product launch with a 
 spread over four time zones, which was the most popular one by far.</p>
 <p>Questions? <a href="https://example.com/pricing">Compare plans again</a> or
 <a href="mailto:hello@example.com">write to us</a>: a person reads every message.</p>
-<p style="color:#555555;">You receive this because you subscribed to
-{{ contact.fields.company or "our" }} updates.</p>
+<p>Thank you for reading{% if contact.fields.company %}, and say hello to everyone at
+{{ contact.fields.company }}{% endif %}.</p>
 </td></tr></table>
 </td></tr></table>
 </body></html>"""

@@ -19,13 +19,13 @@ FOOTER_HTML = (
     '<tr><td style="padding:24px 12px;font-family:Arial,Helvetica,sans-serif;font-size:12px;'
     'line-height:18px;color:#555555;text-align:center">'
     "<p>You receive this email from {{ sender_name }} because you subscribed to it."
-    "{% if postal_address %}<br>{{ sender_name }}, {{ postal_address }}{% endif %}</p>"
+    "{% if postal_address %}<br>{{ postal_address }}{% endif %}</p>"
     '<p><a href="{{ unsubscribe_url }}" style="color:#555555">Unsubscribe</a></p>'
     "</td></tr></table>"
 )
 FOOTER_TEXT = (
     "\n\n--\nYou receive this email from {{ sender_name }} because you subscribed to it."
-    "{% if postal_address %}\n{{ sender_name }}, {{ postal_address }}{% endif %}\n"
+    "{% if postal_address %}\n{{ postal_address }}{% endif %}\n"
     "Unsubscribe: {{ unsubscribe_url }}\n"
 )
 
