@@ -257,3 +257,22 @@ def test_test_send_api(live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink, ap
         )
         statistics = api.get(f"/api/v1/emails/{w.email_id}/statistics").json()
         assert statistics["sent"] == 0
+
+
+def test_erasure_removes_test_sends_to_the_address(sending: Runtime) -> None:
+    from tidings.privacy.erasure import erase_contact
+
+    with sending.session() as session:
+        w = world.build(session, consenting=1, anonymous=1)
+        single.send_test(
+            session=session,
+            email_id=w.email_id,
+            addresses=["Person1@example.com", "qa@example.org"],
+            contact_id=w.consenting[0],
+        )
+    with sending.session() as session:
+        erase_contact(session=session, contact_id=w.anonymous[0])  # person1@example.com
+        erase_contact(session=session, contact_id=w.consenting[0])  # rendered as, not sent to
+    with sending.session() as session:
+        rows = session.execute(select(TestSendRow.address, TestSendRow.contact_id)).all()
+    assert [tuple(r) for r in rows] == [("qa@example.org", None)]
