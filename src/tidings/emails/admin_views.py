@@ -276,6 +276,8 @@ class EmailRow:
 def _status(latest: Mailout | None, recipients: int) -> str:
     if latest is None:
         return "draft"
+    if latest.status in (MailoutStatus.SCHEDULED.value, MailoutStatus.PAUSED.value):
+        return str(latest.status)
     if latest.status in ACTIVE_MAILOUT:
         return "sending"
     if latest.status == MailoutStatus.CANCELLED.value and not recipients:
