@@ -276,3 +276,39 @@ def test_erasure_removes_test_sends_to_the_address(sending: Runtime) -> None:
     with sending.session() as session:
         rows = session.execute(select(TestSendRow.address, TestSendRow.contact_id)).all()
     assert [tuple(r) for r in rows] == [("qa@example.org", None)]
+
+
+def test_registered_merge_fields_reach_single_messages(
+    sending: Runtime, smtp_sink: SmtpSink
+) -> None:
+    from tidings.sending.models import DeliveryLinkUrl
+
+    with sending.session() as session:
+        email_id = emails.create(
+            session=session,
+            name="Confirm",
+            subject="Please confirm",
+            html='<p>Hi {{ contact.first_name }}, <a href="{{ confirm_url }}">confirm</a></p>',
+            sender_name="Example",
+            sender_address="hello@example.com",
+            purpose="confirmation",
+        ).id
+    contact_id = _contact(sending)
+    single.register_context(
+        "confirmation",
+        lambda _session, delivery: {"confirm_url": f"https://example.com/confirm/{delivery.id}"},
+    )
+    try:
+        with sending.session() as session:
+            delivery_id = single.send_one(
+                session=session, email_id=email_id, contact_id=contact_id
+            ).id
+        assert single.deliver_single(sending, delivery_id) == "sent"
+    finally:
+        single.CONTEXT_PROVIDERS.pop("confirmation")
+    message = smtp_sink.messages[0]
+    assert "List-Unsubscribe" not in message.message  # a confirmation is not marketing
+    assert "/t/c/" in message.part("html")  # the link is tracked, its destination kept
+    with sending.session() as session:
+        kept = session.scalars(select(DeliveryLinkUrl.url)).all()
+    assert kept == [f"https://example.com/confirm/{delivery_id}"]

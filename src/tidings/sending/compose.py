@@ -121,10 +121,16 @@ class Composer:
         return self.spec.base_url + unsubscribe_path(self.signer, delivery_id)
 
     def compose(
-        self, recipient: Recipient, sent_at: datetime, *, to_address: str | None = None
+        self,
+        recipient: Recipient,
+        sent_at: datetime,
+        *,
+        to_address: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Outgoing:
         """One recipient's message, dated ``sent_at``; ``to_address`` sends it
-        elsewhere than the contact's address (a test send rendered as the contact)."""
+        elsewhere than the contact's address (a test send rendered as the contact);
+        ``extra`` adds merge fields for this message."""
         spec = self.spec
         delivery_id = recipient.delivery_id
         contact = recipient.contact
@@ -152,10 +158,12 @@ class Composer:
             return url
 
         unsubscribe_url = self._unsubscribe_url(delivery_id)
-        extra = self._extra
-        if unsubscribe_url is not None:
-            extra = {**extra, "unsubscribe_url": unsubscribe_url}
-        message = rendering.render(self.compiled, contact, tracked_url, extra)
+        variables = self._extra
+        if unsubscribe_url is not None or extra:
+            variables = {**variables, **(extra or {})}
+            if unsubscribe_url is not None:
+                variables["unsubscribe_url"] = unsubscribe_url
+        message = rendering.render(self.compiled, contact, tracked_url, variables)
         html = message.html
         if not spec.test:
             html = add_pixel(html, base + open_path(signer, delivery_id, spec.email_id))

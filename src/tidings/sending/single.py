@@ -54,6 +54,18 @@ SINGLE_PURPOSES = (
 )
 
 
+# Merge fields a single message adds beside ``contact`` (a confirmation link, say),
+# computed when the message is composed, so nothing but ids waits in the queue.
+ContextProvider = Callable[[Session, Delivery], dict[str, Any]]
+CONTEXT_PROVIDERS: dict[str, ContextProvider] = {}
+
+
+def register_context(purpose: str, provider: ContextProvider) -> None:
+    """Give the single messages of emails of ``purpose`` more merge fields: the forms
+    domain registers ``confirm_url`` for confirmations this way."""
+    CONTEXT_PROVIDERS[purpose] = provider
+
+
 def _enqueue(session: Session, job: str, **ids: int) -> None:
     runtime = session.info.get("runtime")
     if runtime is not None:
@@ -221,11 +233,13 @@ def deliver_single(runtime: Runtime, delivery_id: int) -> str:
         assert email is not None
         spec = load_spec(session, email, runtime=runtime)
         view = _view(contact)
+        provider = CONTEXT_PROVIDERS.get(email.purpose)
+        extra = provider(session, delivery) if provider is not None else None
         # Not queued again by the supervisor while this job sends it.
         delivery.next_attempt_at = utcnow() + REQUEUE_AFTER
     return _send(
         runtime,
-        lambda: Composer(spec).compose(Recipient(delivery_id, view), utcnow()),
+        lambda: Composer(spec).compose(Recipient(delivery_id, view), utcnow(), extra=extra),
         spec.sender_address,
         claim=lambda out: ClaimBatcher(runtime.engine).claim(delivery_id, out.personalized),
         failed=lambda error, permanent, after, bounced: _with_session(
