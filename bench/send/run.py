@@ -145,7 +145,7 @@ def send(
         TIDINGS_SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
         TIDINGS_BASE_URL="https://track.bench.example.com",
         TIDINGS_SMTP_CONNECTIONS=str(connections),
-        TIDINGS_SEND_RENDER_PROCESSES=str(renderers),
+        **({} if renderers < 0 else {"TIDINGS_SEND_RENDER_PROCESSES": str(renderers)}),
         TIDINGS_DKIM=dkim_setting() if dkim else "",
     )
     done = subprocess.run(
@@ -207,7 +207,7 @@ def bench_once(
         "database": kind,
         "recipients": recipients,
         "connections": connections,
-        "render_processes": renderers,
+        "render_processes": "auto" if renderers < 0 else renderers,
         "dkim": dkim,
         "per_second": round(recipients / figures["seconds"]),
         "cpu_ms_per_message": round(figures["cpu_seconds"] / recipients * 1000, 2),
@@ -233,7 +233,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--connections", default="8", help="comma-separated values to compare")
     parser.add_argument(
-        "--render-processes", default="1", help="comma-separated values to compare (0: none)"
+        "--render-processes",
+        default="auto",
+        help="comma-separated values to compare (0: none; auto: the product's default, "
+        "1, or 2 with DKIM)",
     )
     parser.add_argument(
         "--dkim", default="off", help="off, on, or off,on to compare signing with not signing"
@@ -252,7 +255,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             log(f"PostgreSQL not reachable, skipped: {reason}")
             continue
         for connections in (int(c) for c in args.connections.split(",")):
-            for renderers in (int(r) for r in args.render_processes.split(",")):
+            for renderers in (
+                -1 if r.strip() == "auto" else int(r) for r in args.render_processes.split(",")
+            ):
                 for _ in range(args.runs):
                     for dkim in (d.strip() == "on" for d in args.dkim.split(",")):
                         results["runs"].append(

@@ -29,7 +29,8 @@ class Settings(BaseSettings):
     mailout_lease_seconds: float = Field(default=30.0, gt=0)
     mailout_recovery_interval: float = Field(default=5.0, gt=0)
     send_rate_per_second: float = Field(default=0.0, ge=0)
-    send_render_processes: int = Field(default=1, ge=0, le=16)  # 0: compose in the runner
+    # 0: compose in the runner; unset: 1, or 2 when DKIM signs (signing doubles the work)
+    send_render_processes: int | None = Field(default=None, ge=0, le=16)
     # Deliverability (docs/deliverability.md)
     send_domain_rates: str = ""  # "example.com=20,news.example.org=5": messages/s per From domain
     smtp_retry_delays: str = "60,300,1800"  # seconds before each retry after a 4xx answer

@@ -245,6 +245,8 @@ class MailoutRunner:
     def _render_pool(self, mailout_id: int, spec: MailoutSpec) -> Iterator[RenderPool]:
         settings = self.runtime.settings
         processes = settings.send_render_processes
+        if processes is None:
+            processes = 2 if spec.dkim is not None else 1
         if processes and self._pending_left(mailout_id) < RENDER_PROCESS_FROM:
             processes = 0
         rate = self.limiter.rate_for(spec.sender_address)
