@@ -277,3 +277,40 @@ def test_mailout_states_survive_as_rows(runtime: Runtime) -> None:
         assert {d.status for d in session.scalars(select(Delivery))} == {"cancelled"}
         with pytest.raises(Conflict):
             control.resume(session=session, mailout_id=mailout.id)
+
+
+def test_schedule_pause_resume_cancel_over_the_api(
+    live: tuple[Runtime, Any], smtp_sink: SmtpSink, api_key: str
+) -> None:
+    import httpx
+
+    runtime, server = live
+    with runtime.session() as session:
+        w = world.build(session, consenting=1, anonymous=1)
+    later = (utcnow() + timedelta(hours=3)).isoformat()
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10
+    ) as api:
+        naive = api.post(f"/api/v1/emails/{w.email_id}/send", json={"send_at": "2030-01-01T09:00"})
+        assert naive.status_code == 422 and "detail" in naive.json()
+        answer = api.post(f"/api/v1/emails/{w.email_id}/send", json={"send_at": later})
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["status"] == "scheduled" and answer.json()["total"] == 0
+        mailout_id = answer.json()["mailout_id"]
+        shown = api.get(f"/api/v1/mailouts/{mailout_id}").json()
+        assert shown["status"] == "scheduled" and shown["send_at"] is not None
+        again = api.post(f"/api/v1/emails/{w.email_id}/send", json={})
+        assert again.status_code == 409
+        assert api.post(f"/api/v1/mailouts/{mailout_id}/pause").status_code == 409
+        assert api.post(f"/api/v1/mailouts/{mailout_id}/resume").status_code == 409
+        cancelled = api.post(f"/api/v1/mailouts/{mailout_id}/cancel")
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        assert api.post(f"/api/v1/mailouts/{mailout_id}/cancel").status_code == 409
+        assert api.post("/api/v1/mailouts/999999/cancel").status_code == 404
+        assert api.post(f"/api/v1/mailouts/{2**70}/cancel").status_code in (404, 422)
+        # A time already past starts at once.
+        past = (utcnow() - timedelta(minutes=1)).isoformat()
+        now = api.post(f"/api/v1/emails/{w.email_id}/send", json={"send_at": past})
+        assert now.status_code == 202 and now.json()["status"] == "queued"
+        smtp_sink.wait_for(2, timeout=20)
+    assert smtp_sink.per_recipient() == {"person0@example.com": 1, "person1@example.com": 1}
