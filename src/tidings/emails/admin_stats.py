@@ -35,7 +35,7 @@ def email_header(session: Session, email: Email) -> dict[str, Any]:
     if latest is None:
         status = "draft"
     elif progress and not progress["finished"]:
-        status = "sending"
+        status = progress["status"] if progress["status"] in ("scheduled", "paused") else "sending"
     else:
         status = "sent"
     sent_at = (latest.finished_at or latest.started_at) if latest else None
