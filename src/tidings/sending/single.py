@@ -35,6 +35,7 @@ from tidings.runtime import Runtime
 from tidings.sending import gate
 from tidings.sending.claims import ClaimBatcher
 from tidings.sending.compose import Composer, Outgoing, Recipient
+from tidings.sending.failures import record_failure
 from tidings.sending.models import Delivery, DeliveryStatus, TestSend
 from tidings.sending.ratelimit import limiter_for
 from tidings.sending.smtp import Abandoned, PermanentFailure, SmtpConnection, TemporaryFailure
@@ -218,8 +219,6 @@ def _transmit(runtime: Runtime, outgoing: Outgoing, sender: str, claim: Callable
 
 def deliver_single(runtime: Runtime, delivery_id: int) -> str:
     """Send one pending single message; its status afterwards."""
-    from tidings.sending.runner import record_failure
-
     with runtime.session() as session:
         delivery = session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
