@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench install chromium clean
+.PHONY: demo test check bench install chromium spamassassin clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ check: $(STAMP)
 	$(BIN)/mypy
 
 ## test: checks, then the whole suite on SQLite and PostgreSQL (and Redis for the queue)
-test: $(STAMP) chromium check
+test: $(STAMP) chromium spamassassin check
 	$(BIN)/pytest
 
 ## bench: the benchmarks under bench/ (see bench/README.md)
@@ -37,6 +37,14 @@ chromium:
 		echo "Installing Debian's chromium for the browser tests"; \
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# SpamAssassin scores messages in the tests, with network tests off (-L).
+spamassassin:
+	@command -v spamassassin >/dev/null 2>&1 || { \
+		echo "Installing Debian's spamassassin for the message quality tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spamassassin >/dev/null; }
+	@spamassassin --version | head -1
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,7 +1,7 @@
 """Sending benchmark: a personalized, tracked mailout to postfix's ``smtp-sink``.
 
     python -m bench.send.run [--db sqlite,postgresql] [--recipients 10000] [--connections 8]
-                             [--render-processes 1] [--runs 1]
+                             [--render-processes 1] [--dkim off,on] [--runs 1]
 
 For each database: 10,000 subscribed contacts and a newsletter (20 tracked links, two
 of them personalized, merge fields, a condition), ``start_mailout``, then the real
@@ -9,7 +9,8 @@ of them personalized, merge fields, a condition), ``start_mailout``, then the re
 ``smtp-sink -u postfix -c 127.0.0.1:2526 1000``. Reports messages per second, the CPU
 time and peak RSS of the runner process and of its render processes, and checks
 exactly once: every delivery row says sent, and smtp-sink counted exactly as many
-messages.
+messages. ``--dkim on`` signs every message (``TIDINGS_DKIM`` with a 2048-bit key
+made for the run); ``--dkim off,on`` measures both, one after the other.
 """
 
 from __future__ import annotations
@@ -119,8 +120,24 @@ def prepare(db: Database, recipients: int) -> int:
     return mailout_id
 
 
+def dkim_setting() -> str:
+    """``TIDINGS_DKIM`` for a key made once for the benchmark's sender domain."""
+    from tidings.sending.dkim import generate_key
+
+    path = OUT / "send-dkim.pem"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        generate_key(path)
+    return f"bench:bench.example.com:{path}"
+
+
 def send(
-    db: Database, mailout_id: int, connections: int, renderers: int, sink: SmtpSinkProcess
+    db: Database,
+    mailout_id: int,
+    connections: int,
+    renderers: int,
+    sink: SmtpSinkProcess,
+    dkim: bool = False,
 ) -> dict[str, Any]:
     """Run the mailout in a child process; its figures."""
     env = tidings_env(
@@ -128,7 +145,8 @@ def send(
         TIDINGS_SMTP_URL=f"smtp://127.0.0.1:{sink.port}",
         TIDINGS_BASE_URL="https://track.bench.example.com",
         TIDINGS_SMTP_CONNECTIONS=str(connections),
-        TIDINGS_SEND_RENDER_PROCESSES=str(renderers),
+        **({} if renderers < 0 else {"TIDINGS_SEND_RENDER_PROCESSES": str(renderers)}),
+        TIDINGS_DKIM=dkim_setting() if dkim else "",
     )
     done = subprocess.run(
         [sys.executable, "-m", "bench.send.worker", "--mailout", str(mailout_id),
@@ -160,13 +178,18 @@ def verify(db: Database, mailout_id: int) -> dict[str, Any]:
     return {"statuses": statuses, "personalized_destinations": link_urls}
 
 
-def bench_once(kind: str, recipients: int, connections: int, renderers: int) -> dict[str, Any]:
+def bench_once(
+    kind: str, recipients: int, connections: int, renderers: int, dkim: bool = False
+) -> dict[str, Any]:
     """One fresh database, one mailout, one set of figures."""
     db = fresh_database(kind, "send")
     mailout_id = prepare(db, recipients)
     with SmtpSinkProcess(f"{kind}-{connections}-{renderers}") as sink:
-        log(f"{kind}: sending with {connections} SMTP connections to smtp-sink :{sink.port}")
-        figures = send(db, mailout_id, connections, renderers, sink)
+        log(
+            f"{kind}: sending with {connections} SMTP connections to smtp-sink :{sink.port}"
+            f"{', DKIM on' if dkim else ''}"
+        )
+        figures = send(db, mailout_id, connections, renderers, sink, dkim)
         figures["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         time.sleep(0.5)
         received = sink.messages()
@@ -184,7 +207,8 @@ def bench_once(kind: str, recipients: int, connections: int, renderers: int) -> 
         "database": kind,
         "recipients": recipients,
         "connections": connections,
-        "render_processes": renderers,
+        "render_processes": "auto" if renderers < 0 else renderers,
+        "dkim": dkim,
         "per_second": round(recipients / figures["seconds"]),
         "cpu_ms_per_message": round(figures["cpu_seconds"] / recipients * 1000, 2),
         "render_cpu_ms_per_message": round(figures["render_cpu_seconds"] / recipients * 1000, 2),
@@ -209,7 +233,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--connections", default="8", help="comma-separated values to compare")
     parser.add_argument(
-        "--render-processes", default="1", help="comma-separated values to compare (0: none)"
+        "--render-processes",
+        default="auto",
+        help="comma-separated values to compare (0: none; auto: the product's default, "
+        "1, or 2 with DKIM)",
+    )
+    parser.add_argument(
+        "--dkim", default="off", help="off, on, or off,on to compare signing with not signing"
     )
     parser.add_argument("--runs", type=int, default=1, help="repetitions of each combination")
     args = parser.parse_args(argv)
@@ -225,11 +255,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             log(f"PostgreSQL not reachable, skipped: {reason}")
             continue
         for connections in (int(c) for c in args.connections.split(",")):
-            for renderers in (int(r) for r in args.render_processes.split(",")):
+            for renderers in (
+                -1 if r.strip() == "auto" else int(r) for r in args.render_processes.split(",")
+            ):
                 for _ in range(args.runs):
-                    results["runs"].append(
-                        bench_once(kind, args.recipients, connections, renderers)
-                    )
+                    for dkim in (d.strip() == "on" for d in args.dkim.split(",")):
+                        results["runs"].append(
+                            bench_once(kind, args.recipients, connections, renderers, dkim)
+                        )
     write_result("send", results)
     print(summary(results))
     return results
@@ -238,15 +271,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
 def summary(results: dict[str, Any]) -> str:
     """A Markdown table of the runs."""
     lines = [
-        "| database | SMTP connections | render processes | messages/s | seconds "
+        "| database | SMTP connections | render processes | DKIM | messages/s | seconds "
         "| runner CPU per message | render CPU per message | claims per commit "
         "| peak RSS (runner / render) | load after | checks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         lines.append(
             f"| {run['database']} | {run['connections']} | {run['render_processes']} | "
-            f"{run['per_second']:,} | "
+            f"{'on' if run.get('dkim') else 'off'} | {run['per_second']:,} | "
             f"{run['seconds']} | {run['cpu_ms_per_message']} ms | "
             f"{run['render_cpu_ms_per_message']} ms | {run['claims_per_transaction']} | "
             f"{run['max_rss_mib']} / {run['render_max_rss_mib']} MiB | "

@@ -28,10 +28,13 @@ _HWM = re.compile(r"VmHWM:\s+(\d+) kB")
 
 
 def watch_render_processes(runner: MailoutRunner, stop: threading.Event, peak: list[int]) -> None:
-    """Keep the highest ``VmHWM`` (KiB) of the runner's render processes in ``peak[0]``."""
+    """Keep the highest ``VmHWM`` (KiB) of the runner's render processes in ``peak[0]``
+    and the most render processes seen at once in ``peak[1]``."""
     while not stop.wait(0.1):
         pool = runner.render_pool
-        for pid in pool.pids if pool is not None else []:
+        pids = pool.pids if pool is not None else []
+        peak[1] = max(peak[1], len(pids))
+        for pid in pids:
             try:
                 found = _HWM.search(Path(f"/proc/{pid}/status").read_text())
             except OSError:
@@ -52,7 +55,7 @@ def main() -> None:
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     runner = MailoutRunner(runtime, connections=args.connections)
-    stop, render_peak = threading.Event(), [0]
+    stop, render_peak = threading.Event(), [0, 0]
     watcher = threading.Thread(
         target=watch_render_processes, args=(runner, stop, render_peak), daemon=True
     )
@@ -76,7 +79,7 @@ def main() -> None:
                 "cpu_seconds": round(time.process_time() - cpu_before, 3),
                 "max_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
                 "rss_before_run_mib": round(rss_before / 1024, 1),
-                "render_processes": runtime.settings.send_render_processes,
+                "render_processes": render_peak[1],  # as run (unset: 1, or 2 with DKIM)
                 "render_cpu_seconds": round(render_cpu, 3),
                 "render_max_rss_mib": round(render_peak[0] / 1024, 1),
                 "render_restarts": runner.render_restarts,

@@ -18,9 +18,11 @@ app = typer.Typer(help="Tidings: self-hosted email engagement platform.", no_arg
 api_key_app = typer.Typer(help="Manage REST API keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Import and export contacts.", no_args_is_help=True)
+dkim_app = typer.Typer(help="DKIM signing keys.", no_args_is_help=True)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(user_app, name="user")
 app.add_typer(contacts_app, name="contacts")
+app.add_typer(dkim_app, name="dkim")
 console = Console(stderr=True)
 
 
@@ -43,6 +45,14 @@ def _check_policy(runtime) -> None:  # type: ignore[no-untyped-def]
         tracking_policy(runtime)
     except PolicyError as exc:
         _fail(str(exc))
+
+
+def _warn_about_sending(base_url: str) -> None:
+    from tidings.sending.quality import base_url_warning
+
+    warning = base_url_warning(base_url)
+    if warning:
+        console.print(f"[yellow]warning:[/yellow] {warning}", markup=True, highlight=False)
 
 
 @app.command()
@@ -92,6 +102,7 @@ def serve(
             _fail(str(exc.detail))
     runtime = _runtime(settings)
     _check_policy(runtime)
+    _warn_about_sending(runtime.base_url)
     application = create_app(runtime, workers=workers, mailcatcher=not settings.smtp_url)
     console.print(f"Tidings listening on [bold]http://{settings.host}:{settings.port}[/bold]")
     tune_for_serving()
@@ -123,6 +134,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runtime = _runtime()
     _check_policy(runtime)
+    _warn_about_sending(runtime.base_url)
     register_jobs()
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()
@@ -326,6 +338,31 @@ def contacts_export(
             with output.open("w", newline="", encoding="utf-8") as handle:
                 count = write_csv(session=session, out=handle)
     console.print(f"Exported {count} contacts.")
+
+
+@dkim_app.command("generate")
+def dkim_generate(
+    domain: str = typer.Option(..., "--domain", help="The domain messages are signed for."),
+    selector: str = typer.Option(..., "--selector", help="The selector, e.g. tidings2026."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Where to write the key (default: DATA_DIR/dkim/SELECTOR.DOMAIN.pem)."
+    ),
+) -> None:
+    """Write a 2048-bit RSA key and print the DNS TXT record to publish."""
+    from tidings.sending.dkim_records import generate
+
+    try:
+        result = generate(
+            domain=domain, selector=selector, out=out, data_dir=get_settings().resolved_data_dir()
+        )
+    except TidingsError as exc:
+        _fail(str(exc.detail))
+    out_console = Console(soft_wrap=True)
+    out_console.print(f"Wrote {result.path} (keep it private, mode 0600).", markup=False)
+    out_console.print("Publish this DNS TXT record:", markup=False)
+    out_console.print(result.dns_line, markup=False)
+    out_console.print("Then sign with:", markup=False)
+    out_console.print(f"TIDINGS_DKIM={result.setting}", markup=False)
 
 
 def main() -> None:

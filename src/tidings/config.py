@@ -30,7 +30,13 @@ class Settings(BaseSettings):
     mailout_lease_seconds: float = Field(default=30.0, gt=0)
     mailout_recovery_interval: float = Field(default=5.0, gt=0)
     send_rate_per_second: float = Field(default=0.0, ge=0)
-    send_render_processes: int = Field(default=1, ge=0, le=16)  # 0: compose in the runner
+    # 0: compose in the runner; unset: 1, or 2 when DKIM signs (signing doubles the work)
+    send_render_processes: int | None = Field(default=None, ge=0, le=16)
+    # Deliverability (docs/deliverability.md)
+    send_domain_rates: str = ""  # "example.com=20,news.example.org=5": messages/s per From domain
+    smtp_retry_delays: str = "60,300,1800"  # seconds before each retry after a 4xx answer
+    dkim: str = ""  # selector:domain:path-to-private-key[,...]
+    postal_address: str = ""  # footer address for domains without a sender identity
     # Bounces and complaints (docs/deliverability.md)
     bounce_smtp: str = ""  # host:port of the inbound bounce listener; off when empty
     bounce_domain: str = ""  # domain of the VERP return path; default the sender's
@@ -104,6 +110,13 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+    def retry_delays(self) -> list[float]:
+        """Seconds to wait before each retry of a temporarily refused message."""
+        delays = [float(part) for part in self.smtp_retry_delays.split(",") if part.strip()]
+        if any(d < 0 for d in delays):
+            raise ValueError("TIDINGS_SMTP_RETRY_DELAYS must be seconds >= 0")
+        return delays
 
     @property
     def embedded_queue(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tidings.bounces.verp import ReturnPaths
+from tidings.sending.verp import ReturnPaths
 
 
 def test_the_address_names_the_delivery_and_nothing_else() -> None:

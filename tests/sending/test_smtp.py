@@ -290,7 +290,7 @@ def _deliveries(runtime: Runtime, mailout_id: int) -> dict[int, Delivery]:
         return {row.contact_id: row for row in rows if row.contact_id is not None}
 
 
-def test_refused_recipients_become_failed_deliveries(
+def test_refused_recipients_become_bounced_or_failed_deliveries(
     sending_runtime: Runtime, sink: ScriptedSink
 ) -> None:
     addresses = ["ok1@example.com", "refused@example.com", "never@example.com", "ok2@example.com"]
@@ -303,9 +303,10 @@ def test_refused_recipients_become_failed_deliveries(
 
     assert sink.per_recipient() == {"ok1@example.com": 1, "ok2@example.com": 1}
     deliveries = _deliveries(sending_runtime, mailout_id)
+    # Refused at RCPT: a synchronous hard bounce, with the server's answer.
     refused = deliveries[ids["refused@example.com"]]
-    assert refused.status == "failed" and refused.sent_at is None
-    assert refused.error is not None and refused.error.startswith("550")
+    assert refused.status == "bounced_hard" and refused.sent_at is None
+    assert refused.error == "550 5.1.1 mailbox unavailable"
     assert refused.attempts == 1
     filtered = deliveries[ids["never@example.com"]]  # refused after its claim
     assert filtered.status == "failed" and filtered.sent_at is None
@@ -319,7 +320,8 @@ def test_refused_recipients_become_failed_deliveries(
             session=session, mailout=get_mailout(session=session, mailout_id=mailout_id)
         )
         assert report.status == "finished" and report.finished
-        assert (report.total, report.sent, report.failed) == (4, 2, 1 + 1)
+        # Bounced messages count among the sent ones, as later bounces do.
+        assert (report.total, report.sent, report.failed) == (4, 3, 1)
         # Personalized destinations are kept only for messages that went out (B4).
         kept = dict(session.execute(select(DeliveryLinkUrl.delivery_id, DeliveryLinkUrl.url)).all())
     assert kept == {
@@ -346,7 +348,9 @@ class FlakySink(SmtpSink):
 def test_temporary_refusal_is_retried_and_delivered_once(settings: Settings) -> None:
     flaky = FlakySink()
     with SmtpServer(flaky) as server:
-        runtime = Runtime(settings.model_copy(update={"smtp_url": server.url}))
+        runtime = Runtime(
+            settings.model_copy(update={"smtp_url": server.url, "smtp_retry_delays": "0.3,0.6"})
+        )
         try:
             with runtime.session() as session:
                 ensure_defaults(session)

@@ -28,6 +28,8 @@ from tidings.groups import api as groups_api
 from tidings.lists import admin as lists_admin
 from tidings.lists import api as lists_api
 from tidings.mailcatcher import admin as inbox_admin
+from tidings.sending import admin as sending_admin
+from tidings.sending import api as sending_api
 from tidings.web import basics
 from tidings.web.kinds import RouterKind
 
@@ -59,6 +61,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("groups", ADMIN, groups_admin.router),
     Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
     Routes("bounces", ADMIN, bounces_admin.router),  # /suppressions
+    Routes("sending", ADMIN, sending_admin.router),  # mailout controls, test sends, senders
     # REST API under /api/v1.
     Routes("contacts", API, contacts_api.router),
     Routes("consent", API, consent_api.router),
@@ -66,6 +69,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("emails", API, emails_api.router),
     Routes("groups", API, groups_api.router),
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
+    Routes("sending", API, sending_api.router),  # mailout controls, test sends
 )
 
 # Domains whose screens keep their templates in a folder of their own.

@@ -17,10 +17,11 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tidings.bounces import parse, service, verp
+from tidings.bounces import parse, service
 from tidings.db.base import utcnow
 from tidings.errors import Invalid
 from tidings.runtime import Runtime
+from tidings.sending import verp
 from tidings.sending.models import Delivery
 
 log = logging.getLogger(__name__)

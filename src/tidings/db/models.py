@@ -12,7 +12,7 @@ from tidings.emails.models import Email, Link
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
-from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout
+from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout, SenderIdentity, TestSend
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
 
@@ -39,8 +39,10 @@ __all__ = [
     "LoginThrottle",
     "Mailout",
     "RecipientList",
+    "SenderIdentity",
     "Subscription",
     "Suppression",
+    "TestSend",
     "TimelineBucket",
     "TrackingEvent",
     "UniqueMarker",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Form, Request
@@ -116,20 +117,24 @@ def start_send(
     email_id: Id,
     contact_group_id: Annotated[str, Form()] = "",
     exclude_contact_group_id: Annotated[str, Form()] = "",
+    send_at: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    """Start the mailout and go to the email page, where its progress shows."""
+    """Start (or schedule) the mailout and go to the email page, where its progress shows."""
     email = service.get(session=session, email_id=email_id)
     include_group = exclude_group = None
     try:
         include_group = parse_id(contact_group_id, "Only contacts in")
         exclude_group = parse_id(exclude_contact_group_id, "Leave out contacts in")
+        when = parse_send_at(send_at)
         mailout = sending.start_mailout(
             session=session,
             email_id=email.id,
             contact_group_id=include_group,
             exclude_contact_group_id=exclude_group,
+            send_at=when,
         )
-        if not mailout.total:  # rolled back below: no empty mailout is kept
+        scheduled = mailout.status == "scheduled"
+        if not mailout.total and not scheduled:  # rolled back below: no empty mailout is kept
             raise Invalid(
                 "nobody to send to: every chosen contact has got this email, "
                 "unsubscribed or opted out"
@@ -147,6 +152,18 @@ def start_send(
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/emails/{email.id}?mailout={mailout.id}", status_code=303)
+
+
+def parse_send_at(value: str) -> datetime | None:
+    """The send-later field (``YYYY-MM-DDTHH:MM``, UTC), or None when empty."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"send at: {value!r} is not a date and time") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 @router.get("/emails/{email_id}/mailouts/{mailout_id}/progress")

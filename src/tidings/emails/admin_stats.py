@@ -39,7 +39,7 @@ def email_header(session: Session, email: Email) -> dict[str, Any]:
     if progress is None:
         status = "draft"
     elif not progress.finished:
-        status = "sending"
+        status = progress.status if progress.status in ("scheduled", "paused") else "sending"
     else:
         status = "sent"
     sent_at = (latest.finished_at or latest.started_at) if latest else None

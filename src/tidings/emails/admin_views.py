@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from tidings.activities.schemas import ActivityOut
 from tidings.emails.links import is_trackable
 from tidings.emails.models import Email
-from tidings.sending.models import Delivery, DeliveryCounts, Mailout, MailoutStatus
+from tidings.sending.models import (
+    ACTIVE_MAILOUT_STATES,
+    Delivery,
+    DeliveryCounts,
+    Mailout,
+    MailoutStatus,
+)
 from tidings.sending.schemas import MailoutProgress
 from tidings.stats.models import EmailStats
 from tidings.stats.schemas import EmailStatistics, Rate, TimelinePoint
@@ -35,7 +41,7 @@ ACTIVITY_LABELS = {
     "page_visit": "Page visit",
     "form_submission": "Form submission",
 }
-ACTIVE_MAILOUT = (MailoutStatus.QUEUED.value, MailoutStatus.SENDING.value)
+ACTIVE_MAILOUT = ACTIVE_MAILOUT_STATES
 
 
 def format_percent(numerator: int, denominator: int) -> str:
@@ -267,6 +273,8 @@ class EmailRow:
 def _status(latest: Mailout | None, recipients: int) -> str:
     if latest is None:
         return "draft"
+    if latest.status in (MailoutStatus.SCHEDULED.value, MailoutStatus.PAUSED.value):
+        return str(latest.status)
     if latest.status in ACTIVE_MAILOUT:
         return "sending"
     if latest.status == MailoutStatus.CANCELLED.value and not recipients:

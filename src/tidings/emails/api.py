@@ -89,6 +89,7 @@ def send_email(
         email_id=email_id,
         contact_group_id=body.contact_group_id,
         exclude_contact_group_id=body.exclude_contact_group_id,
+        send_at=body.send_at,
     )
     return SendOut(mailout_id=mailout.id, total=mailout.total, status=mailout.status)
 

@@ -18,6 +18,9 @@ MARKER = "data-tdg"
 _HREF_RE = re.compile(r"""(\s)href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
 _MERGE_RE = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
 TRACKABLE_SCHEMES = ("http://", "https://")
+# Links Tidings itself provides: never tracked as clicks (an unsubscribe is counted
+# as an unsubscribe, not as a click on a link of the email).
+_OWN_LINKS = re.compile(r"\s*{{\s*(unsubscribe_url|preferences_url)\s*}}\s*")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def _template_may_track(url: str) -> bool:
     if is_trackable(url):
         return True
     # A merge field at the start may render to an http(s) URL; decided at render time.
-    return url.lstrip().startswith("{{")
+    return url.lstrip().startswith("{{") and not _OWN_LINKS.fullmatch(url)
 
 
 class _AnchorFinder(HTMLParser):

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import html2text
 from jinja2 import ChainableUndefined, Template, TemplateError, Undefined
 from jinja2.exceptions import SecurityError
 
 from tidings.emails import links as link_markup
+from tidings.emails.plaintext import html_to_text
 from tidings.emails.sandbox import (
     BoundedSandbox,
     TemplateLimitError,
@@ -66,8 +66,8 @@ def contact_view(
 def _html_to_text_template(prepared_html: str) -> str:
     """Turn the marked HTML template into a plain-text template, once per email.
 
-    Jinja constructs and tracked hrefs are swapped for placeholders that html2text
-    leaves alone, converted, then put back, so the text keeps merge fields and the
+    Jinja constructs and tracked hrefs are swapped for placeholders that the
+    conversion leaves alone, converted, then put back, so the text keeps merge fields and the
     tracked links of each recipient.
     """
     saved: list[str] = []
@@ -83,11 +83,7 @@ def _html_to_text_template(prepared_html: str) -> str:
         hidden,
         flags=re.IGNORECASE,
     )
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.protect_links = False
-    text = str(converter.handle(hidden)).strip() + "\n"
+    text = html_to_text(hidden)
     return re.sub(r"TDGPH(\d{5})X", lambda m: saved[int(m.group(1))], text)
 
 
@@ -198,26 +194,27 @@ def render(
     compiled: CompiledEmail,
     contact: dict[str, Any],
     tracked_url: Callable[[int, str], str | None],
+    extra: dict[str, Any] | None = None,
 ) -> RenderedMessage:
     """Render one recipient's message with tracked links, within the limits of
-    ``emails.sandbox`` (``TemplateLimitError`` beyond them)."""
+    ``emails.sandbox`` (``TemplateLimitError`` beyond them); ``extra`` adds variables
+    beside ``contact`` (``unsubscribe_url``, ``postal_address``)."""
+    context = {**extra, "contact": contact} if extra else {"contact": contact}
     with message_budget():
-        subject = " ".join(render_part(compiled.subject, contact=contact).split())
+        subject = " ".join(render_part(compiled.subject, **context).split())
         html_body, destinations = link_markup.rewrite(
-            render_part(compiled.html, contact=contact), tracked_url
+            render_part(compiled.html, **context), tracked_url
         )
         if compiled.text_mode == "convert":
-            converter = html2text.HTML2Text()
-            converter.body_width = 0
-            text = str(converter.handle(html_body))
+            text = html_to_text(html_body)
         elif compiled.text_mode == "given":
             text = track_plain_text_urls(
-                render_part(compiled.text, contact=contact), destinations, tracked_url
+                render_part(compiled.text, **context), destinations, tracked_url
             )
         else:
             text = _TEXT_LINK_RE.sub(
                 lambda m: _text_link(int(m.group(1)), destinations, tracked_url),
-                render_part(compiled.text, contact=contact),
+                render_part(compiled.text, **context),
             )
     return RenderedMessage(subject=subject, html=html_body, text=text, destinations=destinations)
 
@@ -239,9 +236,11 @@ def _text_link(
     return tracked_url(position, destination) or destination
 
 
-def render_preview(compiled: CompiledEmail, contact: dict[str, Any]) -> RenderedMessage:
+def render_preview(
+    compiled: CompiledEmail, contact: dict[str, Any], extra: dict[str, Any] | None = None
+) -> RenderedMessage:
     """Render for a preview: merge fields applied, links left as written."""
-    return render(compiled, contact, lambda _position, _destination: None)
+    return render(compiled, contact, lambda _position, _destination: None, extra)
 
 
 def track_plain_text_urls(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tidings.bounces.service import forget_contact as forget_bounces
@@ -23,7 +23,7 @@ from tidings.contacts import service as contacts
 from tidings.groups.membership import forget_contacts
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.runtime import Runtime
-from tidings.sending.models import Delivery, DeliveryLinkUrl
+from tidings.sending.models import Delivery, DeliveryLinkUrl, TestSend
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ def erase_contact(*, session: Session, contact_id: int) -> str:
         .where(Delivery.contact_id == contact_id)
         .values(contact_id=None, error=None)
     )
+    # Test messages sent to the address (the rows rendered as the contact keep no id).
+    session.execute(delete(TestSend).where(func.lower(TestSend.address) == address.lower()))
     caught = session.execute(select(CaughtMessage.id, CaughtMessage.recipients)).all()
     doomed = [mid for mid, recipients in caught if address in recipients.lower().split(",")]
     if doomed:

@@ -15,9 +15,14 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from tidings.emails import rendering
-from tidings.sending.message import MessageSkeleton, add_pixel
+from tidings.sending import footer
+from tidings.sending.dkim import DkimKeyRef, DkimSigner
+from tidings.sending.message import MessageSkeleton, add_pixel, list_id
 from tidings.sending.smtp import wire_data
+from tidings.sending.verp import ReturnPaths
 from tidings.tracking.tokens import TokenSigner, click_path, open_path, unsubscribe_path
+
+TEST_PREFIX = "[Test] "
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,19 @@ class MailoutSpec:
     secret_key: str = field(repr=False)
     # One MIME boundary for the whole mailout, whichever process builds a message.
     boundary: str = field(default_factory=lambda: "=_tdg_" + secrets.token_hex(12))
+    # The recipient list (List-Id), when the message goes to one.
+    list_name: str | None = None
+    list_number: int | None = None
+    # The default footer (``sending.footer``) and the postal address it shows.
+    footer: bool = False
+    postal_address: str = ""
+    # List-Unsubscribe headers and ``{{ unsubscribe_url }}``.
+    unsubscribe: bool = True
+    # A test send: "[Test]" subject, links as written, no pixel, nothing recorded.
+    test: bool = False
+    dkim: DkimKeyRef | None = None
+    # The domain of the VERP return path (``sending.verp``); empty: the sender's.
+    bounce_domain: str = ""
 
 
 class Recipient(NamedTuple):
@@ -52,6 +70,7 @@ class Outgoing(NamedTuple):
     address: str
     data: bytes
     personalized: dict[int, str]  # link id -> destination, kept when the claim commits
+    mail_from: str  # envelope sender (``Composer.envelope_sender``)
 
 
 class NotComposed(NamedTuple):
@@ -66,21 +85,59 @@ class Composer:
 
     def __init__(self, spec: MailoutSpec) -> None:
         self.spec = spec
+        html, text = spec.prepared_html, spec.plain_text
+        if spec.footer:
+            html = footer.add_footer_html(html)
+            text = footer.add_footer_text(text) if text else text
         self.compiled = rendering.compile_email(
-            subject=spec.subject,
-            prepared_html=spec.prepared_html,
-            plain_text=spec.plain_text,
+            subject=(TEST_PREFIX if spec.test else "") + spec.subject,
+            prepared_html=html,
+            plain_text=text,
             positions=spec.link_ids,
         )
+        domain = spec.sender_address.rpartition("@")[2] or "tidings.invalid"
         self.skeleton = MessageSkeleton(
             sender_name=spec.sender_name,
             sender_address=spec.sender_address,
             boundary=spec.boundary,
+            list_id=(
+                list_id(name=spec.list_name, list_number=spec.list_number, domain=domain)
+                if spec.list_name and spec.list_number is not None and not spec.test
+                else None
+            ),
         )
         self.signer = TokenSigner(spec.secret_key)
+        self.return_paths = ReturnPaths(spec.secret_key, domain=spec.bounce_domain)
+        # The key is read once per process (``dkim.load_private_key`` caches it).
+        self.dkim = DkimSigner(spec.dkim) if spec.dkim is not None else None
+        self._extra = {"sender_name": spec.sender_name, "postal_address": spec.postal_address}
 
-    def compose(self, recipient: Recipient, sent_at: datetime) -> Outgoing:
-        """One recipient's message, dated ``sent_at``."""
+    def envelope_sender(self, delivery_id: int) -> str:
+        """The envelope sender (Return-Path) of one delivery: where bounces go, a VERP
+        address naming the delivery (a test send's, which is no delivery, the sender)."""
+        if self.spec.test:
+            return self.spec.sender_address
+        return self.return_paths.address(delivery_id, self.spec.sender_address)
+
+    def _unsubscribe_url(self, delivery_id: int) -> str | None:
+        if not self.spec.unsubscribe:
+            return None
+        if self.spec.test:
+            # Not a token: the page answers "not valid" and nothing is recorded.
+            return self.spec.base_url + "/u/test-send"
+        return self.spec.base_url + unsubscribe_path(self.signer, delivery_id)
+
+    def compose(
+        self,
+        recipient: Recipient,
+        sent_at: datetime,
+        *,
+        to_address: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Outgoing:
+        """One recipient's message, dated ``sent_at``; ``to_address`` sends it
+        elsewhere than the contact's address (a test send rendered as the contact);
+        ``extra`` adds merge fields for this message."""
         spec = self.spec
         delivery_id = recipient.delivery_id
         contact = recipient.contact
@@ -93,6 +150,8 @@ class Composer:
 
         def tracked_url(position: int, destination: str) -> str | None:
             # Asked once for the HTML part and once for the text part: sign once.
+            if spec.test:
+                return None  # a test send's links go straight to their destination
             key = (position, destination)
             if key in tracked:
                 return tracked[key]
@@ -105,19 +164,37 @@ class Composer:
             tracked[key] = url
             return url
 
-        message = rendering.render(self.compiled, contact, tracked_url)
-        html = add_pixel(message.html, base + open_path(signer, delivery_id, spec.email_id))
+        unsubscribe_url = self._unsubscribe_url(delivery_id)
+        variables = self._extra
+        if unsubscribe_url is not None or extra:
+            variables = {**variables, **(extra or {})}
+            if unsubscribe_url is not None:
+                variables["unsubscribe_url"] = unsubscribe_url
+        message = rendering.render(self.compiled, contact, tracked_url, variables)
+        html = message.html
+        if not spec.test:
+            html = add_pixel(html, base + open_path(signer, delivery_id, spec.email_id))
+        to_name = " ".join(p for p in (contact["first_name"], contact["last_name"]) if p) or None
+        address = to_address or contact["email"]
         data = self.skeleton.build(
-            to_address=contact["email"],
-            to_name=" ".join(p for p in (contact["first_name"], contact["last_name"]) if p) or None,
+            to_address=address,
+            to_name=None if to_address else to_name,
             subject=message.subject,
             text=message.text,
             html=html,
             sent_at=sent_at,
             message_id=self.skeleton.message_id(delivery_id),
-            unsubscribe_url=base + unsubscribe_path(signer, delivery_id),
+            unsubscribe_url=None if spec.test else unsubscribe_url,
         )
-        return Outgoing(delivery_id, contact["email"], wire_data(data), personalized)
+        if self.dkim is not None:
+            data = self.dkim.sign(data)
+        return Outgoing(
+            delivery_id,
+            address,
+            wire_data(data),
+            personalized,
+            self.envelope_sender(delivery_id),
+        )
 
     def compose_chunk(
         self, recipients: list[Recipient], sent_at: datetime

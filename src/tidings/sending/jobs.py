@@ -11,3 +11,19 @@ from tidings.sending.runner import MailoutRunner
 def run_mailout(runtime: Runtime, *, mailout_id: int) -> None:
     """Send a mailout (returns at once if another worker owns it)."""
     MailoutRunner(runtime).run(mailout_id)
+
+
+@job("sending.deliver_single")
+def deliver_single(runtime: Runtime, *, delivery_id: int) -> None:
+    """Send one single message (a delivery without a mailout)."""
+    from tidings.sending.single import deliver_single as deliver
+
+    deliver(runtime, delivery_id)
+
+
+@job("sending.deliver_test")
+def deliver_test(runtime: Runtime, *, test_send_id: int) -> None:
+    """Send one test message."""
+    from tidings.sending.single import deliver_test as deliver
+
+    deliver(runtime, test_send_id)

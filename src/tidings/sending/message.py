@@ -28,11 +28,18 @@ def _qp(text: str) -> bytes:
     return encoded.replace(b"\n", b"\r\n")
 
 
+# Longer ASCII values are folded: a header line may not exceed 998 characters
+# (RFC 5322 2.1.1), and relays refuse longer ones ("500 Line too long").
+_FOLD_FROM = 900
+
+
 def encode_header_value(value: str) -> str:
-    """A header value safe for the wire: one line, RFC 2047 encoded if not ASCII."""
+    """A header value safe for the wire: no line breaks of its own, RFC 2047 encoded
+    if not ASCII, folded (CRLF and a space) when long."""
     value = " ".join(value.split())
-    if value.isascii():
+    if value.isascii() and len(value) <= _FOLD_FROM:
         return value
+    # Encoded words fold anywhere, even inside a word longer than a line.
     return Header(value, "utf-8").encode(maxlinelen=76, linesep="\r\n")
 
 
@@ -40,6 +47,13 @@ def format_address(name: str | None, address: str) -> str:
     """``Name <address>`` with the name encoded when needed."""
     clean = " ".join((name or "").split())
     return formataddr((clean, address), charset="utf-8") if clean else address
+
+
+def list_id(*, name: str, list_number: int, domain: str) -> str:
+    """``List-Id`` (RFC 2919): the list's name and a stable id under the sender's domain."""
+    label = " ".join(name.replace('"', "'").split())[:100]
+    phrase = encode_header_value(label) if not label.isascii() else f'"{label}"'
+    return f"{phrase} <list-{list_number}.{domain}>"
 
 
 def pixel_tag(url: str) -> str:
@@ -63,13 +77,20 @@ class MessageSkeleton:
     """Headers shared by every message of one mailout."""
 
     def __init__(
-        self, *, sender_name: str, sender_address: str, boundary: str | None = None
+        self,
+        *,
+        sender_name: str,
+        sender_address: str,
+        boundary: str | None = None,
+        list_id: str | None = None,
     ) -> None:
         self.sender_address = sender_address
         self.domain = sender_address.rpartition("@")[2] or "tidings.invalid"
         # Given when several processes build the messages of one mailout.
         self.boundary = boundary or "=_tdg_" + secrets.token_hex(12)
         self._head = f"From: {format_address(sender_name, sender_address)}\r\nMIME-Version: 1.0\r\n"
+        if list_id:
+            self._head += f"List-Id: {list_id}\r\n"
         self._body_head = (
             f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n\r\n'
             "This is a multi-part message in MIME format.\r\n"

@@ -16,10 +16,21 @@ from tidings.db.base import Base, BigId, UTCDateTime, utcnow
 class MailoutStatus(enum.StrEnum):
     """Life of a mailout."""
 
+    SCHEDULED = "scheduled"  # waits for ``send_at``; recipients are taken then
     QUEUED = "queued"
     SENDING = "sending"
+    PAUSED = "paused"
     FINISHED = "finished"
     CANCELLED = "cancelled"
+
+
+# A mailout in one of these still has work to do (one per email at a time).
+ACTIVE_MAILOUT_STATES = (
+    MailoutStatus.SCHEDULED.value,
+    MailoutStatus.QUEUED.value,
+    MailoutStatus.SENDING.value,
+    MailoutStatus.PAUSED.value,
+)
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -31,6 +42,8 @@ class DeliveryStatus(enum.StrEnum):
     SKIPPED = "skipped"
     BOUNCED_SOFT = "bounced_soft"
     BOUNCED_HARD = "bounced_hard"
+    PAUSED = "paused"  # held while its mailout is paused
+    CANCELLED = "cancelled"  # its mailout was cancelled before it was sent
 
 
 # The states of a message the SMTP server accepted: "sent" counts these, and
@@ -91,6 +104,11 @@ class DeliveryCounts:
         """Not sent yet."""
         return self._get(DeliveryStatus.PENDING)
 
+    @property
+    def cancelled(self) -> int:
+        """Never sent: their mailout was cancelled first."""
+        return self._get(DeliveryStatus.CANCELLED)
+
 
 class Mailout(Base):
     """One send of a regular email to its list; the lease makes one worker own it."""
@@ -113,15 +131,20 @@ class Mailout(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Delivery(Base):
     """One message to one contact. Erasure clears ``contact_id``; the address is read
-    from the contact at send time, never copied here."""
+    from the contact at send time, never copied here.
+
+    A delivery without a mailout is a single message (``sending.single``: automation
+    steps, confirmations); ``idempotency_key`` makes a retried caller send it once."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("mailout_id", "contact_id"),
+        Index("uq_deliveries_idempotency_key", "idempotency_key", unique=True),
         Index("ix_deliveries_mailout_status", "mailout_id", "status"),
         Index("ix_deliveries_contact", "contact_id"),
         Index("ix_deliveries_email", "email_id"),
@@ -135,6 +158,44 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # After a temporary failure: not tried again before this time.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+
+
+class TestSend(Base):
+    """A test message of an email to one address, rendered as a contact; never counted.
+
+    Kept apart from deliveries so no statistic, condition or "already sent" rule can
+    count it."""
+
+    __tablename__ = "test_sends"
+    __test__ = False  # not a test case, whatever pytest infers from the name
+    __table_args__ = (Index("ix_test_sends_status", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email_id: Mapped[int] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default=DeliveryStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SenderIdentity(Base):
+    """A domain Tidings sends from, with the From and postal address used with it."""
+
+    __tablename__ = "sender_identities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    from_name: Mapped[str] = mapped_column(String(200))
+    from_address: Mapped[str] = mapped_column(String(320))
+    postal_address: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

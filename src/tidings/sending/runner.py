@@ -29,26 +29,26 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select, update
 
-from tidings.bounces import verp
 from tidings.bounces.suppression import skip_suppressed
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails import rendering
-from tidings.emails.models import Email, Link
+from tidings.emails.models import Email
 from tidings.jobs.loop import BackgroundLoop
 from tidings.runtime import Runtime
+from tidings.sending import gate
 from tidings.sending.claims import ClaimBatcher
 from tidings.sending.compose import MailoutSpec, NotComposed, Outgoing, Recipient
+from tidings.sending.failures import record_failure
 from tidings.sending.models import (
     Delivery,
-    DeliveryLinkUrl,
     DeliveryStatus,
     Mailout,
     MailoutStatus,
 )
+from tidings.sending.ratelimit import limiter_for
 from tidings.sending.renderer import CHUNK, RenderPool
 from tidings.sending.smtp import (
     Abandoned,
@@ -58,11 +58,12 @@ from tidings.sending.smtp import (
     TemporaryFailure,
     parse_smtp_url,
 )
+from tidings.sending.specs import load_spec
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 PAGE_SIZE = 500
+STATUS_POLL = 0.5  # seconds between looks at the mailout's status (pause, cancel)
 # Fewer pending messages than this are composed in the runner's process: starting a
 # render process would cost more than it saves.
 RENDER_PROCESS_FROM = 2 * CHUNK
@@ -91,43 +92,37 @@ class _NoDelayConnection(SmtpConnection):
         return smtp
 
 
-def load_spec(session: Session, email: Email, *, base_url: str, secret_key: str) -> MailoutSpec:
-    """What every message of a mailout of ``email`` shares."""
-    link_rows = session.execute(
-        select(Link.position, Link.id, Link.url).where(Link.email_id == email.id)
-    ).all()
-    return MailoutSpec(
-        email_id=email.id,
-        subject=email.subject,
-        prepared_html=email.prepared_html,
-        plain_text=email.plain_text,
-        link_ids={position: link_id for position, link_id, _ in link_rows},
-        link_urls={position: url for position, _, url in link_rows},
-        sender_name=email.sender_name,
-        sender_address=email.sender_address,
-        base_url=base_url,
-        secret_key=secret_key,
-    )
-
-
 class LeaseKeeper(BackgroundLoop):
-    """Renews a runner's lease on one mailout every third of its length; sets the
+    """Watches one mailout for its runner: a pause or a cancel stops the run
+    (``stopped_by``), and the lease is renewed every third of its length; sets the
     runner's ``_lost`` and ends when the lease went to another worker."""
 
     def __init__(self, runner: MailoutRunner, mailout_id: int) -> None:
+        self.renew_every = runner.lease.total_seconds() / 3
         super().__init__(
-            f"tidings-lease-{mailout_id}", runner.lease.total_seconds() / 3, delay_first=True
+            f"tidings-lease-{mailout_id}", min(STATUS_POLL, self.renew_every), delay_first=True
         )
         self.runner = runner
         self.mailout_id = mailout_id
+        self.renew_at = time.monotonic() + self.renew_every
 
     def tick(self) -> bool:
-        """Renew once; False (the loop ends) when the lease is lost."""
-        if self.runner._renew(self.mailout_id):
-            return True
-        log.warning("lost the lease on mailout %s", self.mailout_id)
-        self.runner._lost.set()
-        return False
+        """Look once, renew when due; False (the loop ends) when the run must stop."""
+        runner = self.runner
+        status, owner = runner._status(self.mailout_id)
+        if status != MailoutStatus.SENDING.value:
+            runner.stopped_by = status
+            runner._halt.set()
+            return False
+        due = time.monotonic() >= self.renew_at
+        if owner != runner.owner or (due and not runner._renew(self.mailout_id)):
+            log.warning("lost the lease on mailout %s", self.mailout_id)
+            runner._lost.set()
+            runner._halt.set()
+            return False
+        if due:
+            self.renew_at = time.monotonic() + self.renew_every
+        return True
 
 
 class MailoutRunner:
@@ -138,14 +133,17 @@ class MailoutRunner:
         self.connections = connections or runtime.settings.smtp_connections
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=runtime.settings.mailout_lease_seconds)
-        self._lost = threading.Event()
+        self.retry_delays = runtime.settings.retry_delays()
+        self.limiter = limiter_for(runtime.settings)
+        self._lost = threading.Event()  # another worker owns the mailout now
+        self._halt = threading.Event()  # stop sending: lost, paused or cancelled
+        self.stopped_by: str | None = None  # "paused" or "cancelled" when they stopped it
         self.claim_transactions = 0
         self.claims = 0
         self.passes = 0  # runs over the pending deliveries (more after temporary failures)
         self.render_restarts = 0  # render processes that died and were replaced
         self.recomposed = 0  # messages composed again after a render process died
         self.render_pool: RenderPool | None = None  # while running
-        self.return_paths = verp.for_runtime(runtime)  # MAIL FROM: bounces+<token>@...
 
     # -- lease -------------------------------------------------------------------
     def _acquire(self, mailout_id: int) -> bool:
@@ -180,9 +178,17 @@ class MailoutRunner:
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def _status(self, mailout_id: int) -> tuple[str, str | None]:
+        with self.runtime.session() as session:
+            row = session.execute(
+                select(Mailout.status, Mailout.lease_owner).where(Mailout.id == mailout_id)
+            ).one()
+            return str(row[0]), row[1]
+
     # -- run ---------------------------------------------------------------------
     def run(self, mailout_id: int) -> str:
-        """Send what is pending; returns "finished", "busy" (owned elsewhere) or "lost"."""
+        """Send what is pending; returns "finished", "busy" (owned elsewhere), "lost",
+        or "paused" / "cancelled" when that stopped it."""
         if not self._acquire(mailout_id):
             return "busy"
         keeper = LeaseKeeper(self, mailout_id)
@@ -193,36 +199,66 @@ class MailoutRunner:
                 assert mailout is not None
                 email = session.get(Email, mailout.email_id)
                 assert email is not None
-                spec = load_spec(
-                    session,
-                    email,
-                    base_url=self.runtime.base_url,
-                    secret_key=self.runtime.secret_key,
-                )
+                spec = load_spec(session, email, runtime=self.runtime)
             with self._render_pool(mailout_id, spec) as pool:
-                for attempt in range(MAX_ATTEMPTS + 1):
-                    if attempt:
-                        time.sleep(min(2.0 * attempt, 10.0))
+                # Each pass sends what is due; a temporary failure makes a delivery
+                # due again after its backoff, and gives up after the last retry.
+                # The bound only guards against deliveries that never change state.
+                for _ in range(len(self.retry_delays) + 3):
                     self.passes += 1
                     self._pass(mailout_id, pool)
-                    if self._lost.is_set():
-                        return "lost"
-                    if not self._pending_left(mailout_id):
+                    if self._halt.is_set() or not self._wait_for_retries(mailout_id):
                         break
+            if self._lost.is_set():
+                return "lost"
             # Stop renewing first: a renewal after the finish would find no lease
             # and report it lost.
             keeper.stop(5)
+            status, _ = self._status(mailout_id)
+            if status in (MailoutStatus.PAUSED.value, MailoutStatus.CANCELLED.value):
+                self.stopped_by = status
+                self._release(mailout_id)
+                return status
             return "finished" if self._finish(mailout_id) else "lost"
         finally:
             keeper.stop(5)
+
+    def _wait_for_retries(self, mailout_id: int) -> bool:
+        """Wait until the next pending delivery is due; False when none is left."""
+        while not self._halt.is_set():
+            with self.runtime.session() as session:
+                left, due = session.execute(
+                    select(func.count(), func.min(Delivery.next_attempt_at)).where(
+                        Delivery.mailout_id == mailout_id,
+                        Delivery.status == DeliveryStatus.PENDING.value,
+                    )
+                ).one()
+            if not left:
+                return False
+            wait = (due - utcnow()).total_seconds() if due is not None else 0.0
+            if wait <= 0:
+                return True
+            self._halt.wait(min(wait, STATUS_POLL))
+        return False
+
+    def _release(self, mailout_id: int) -> None:
+        """Give the lease back (paused or cancelled: nobody sends it until resumed)."""
+        with self.runtime.session() as session:
+            session.execute(
+                update(Mailout)
+                .where(Mailout.id == mailout_id, Mailout.lease_owner == self.owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
 
     @contextlib.contextmanager
     def _render_pool(self, mailout_id: int, spec: MailoutSpec) -> Iterator[RenderPool]:
         settings = self.runtime.settings
         processes = settings.send_render_processes
+        if processes is None:
+            processes = 2 if spec.dkim is not None else 1
         if processes and self._pending_left(mailout_id) < RENDER_PROCESS_FROM:
             processes = 0
-        rate = settings.send_rate_per_second
+        rate = self.limiter.rate_for(spec.sender_address)
         # Rate-limited: compose about a quarter of a second ahead, so a message's
         # Date is never much older than the moment it goes out.
         chunk = min(CHUNK, max(1, int(rate / 4))) if rate > 0 else CHUNK
@@ -259,7 +295,11 @@ class MailoutRunner:
             # taking the lease until this commits; SQLite's write lock does the same.
             owned = session.execute(
                 update(Mailout)
-                .where(Mailout.id == mailout_id, Mailout.lease_owner == self.owner)
+                .where(
+                    Mailout.id == mailout_id,
+                    Mailout.lease_owner == self.owner,
+                    Mailout.status == MailoutStatus.SENDING.value,
+                )
                 .values(
                     status=MailoutStatus.FINISHED.value,
                     finished_at=now,
@@ -278,14 +318,15 @@ class MailoutRunner:
                 )
                 .values(
                     status=DeliveryStatus.FAILED.value,
-                    error="gave up after repeated temporary failures",
+                    error=func.coalesce(Delivery.error, "gave up after repeated failures"),
                 )
             )
         return True
 
     def _pages(self, mailout_id: int) -> Any:
         last_id = 0
-        while not self._lost.is_set():
+        while not self._halt.is_set():
+            now = utcnow()
             with self.runtime.session() as session:
                 rows = session.execute(
                     select(
@@ -302,6 +343,7 @@ class MailoutRunner:
                         Delivery.mailout_id == mailout_id,
                         Delivery.status == DeliveryStatus.PENDING.value,
                         Delivery.id > last_id,
+                        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
                     )
                     .order_by(Delivery.id)
                     .limit(PAGE_SIZE)
@@ -315,6 +357,24 @@ class MailoutRunner:
                     )
                 # Suppressed since the snapshot, or known only by the address's hash.
                 blocked = skip_suppressed(session, [(r[0], r[2]) for r in rows if r[1] is not None])
+                # Refused since the mailout started (an opt-out).
+                refused = set(
+                    session.scalars(
+                        select(Contact.id).where(
+                            Contact.id.in_([row[1] for row in rows if row[1] is not None]),
+                            ~gate.mailable(),
+                        )
+                    )
+                )
+                if refused:
+                    session.execute(
+                        update(Delivery)
+                        .where(
+                            Delivery.id.in_([row[0] for row in rows if row[1] in refused]),
+                            Delivery.status == DeliveryStatus.PENDING.value,
+                        )
+                        .values(status=DeliveryStatus.SKIPPED.value, error="not to be mailed")
+                    )
             if not rows:
                 return
             last_id = rows[-1][0]
@@ -330,7 +390,7 @@ class MailoutRunner:
                     ),
                 )
                 for row in rows
-                if row[1] is not None and row[0] not in blocked
+                if row[1] is not None and row[0] not in blocked and row[1] not in refused
             ]
 
     def _recipients(self, mailout_id: int) -> Iterator[Recipient]:
@@ -345,7 +405,7 @@ class MailoutRunner:
         threads = [
             threading.Thread(
                 target=self._sender,
-                args=(work, sender, target, claimer),
+                args=(work, target, claimer),
                 daemon=True,
                 name=f"tidings-smtp-{i}",
             )
@@ -353,23 +413,22 @@ class MailoutRunner:
         ]
         for thread in threads:
             thread.start()
-        rate = self.runtime.settings.send_rate_per_second
-        interval = 1.0 / rate if rate > 0 else 0.0
-        next_at = time.monotonic()
+        limiter = self.limiter
         composed = pool.compose(self._recipients(mailout_id))
         try:
             for message in composed:
-                if self._lost.is_set():
+                if self._halt.is_set():
                     break
                 if isinstance(message, NotComposed):
-                    # Left pending: tried again by the next pass, then given up.
+                    # Tried again after a backoff, like a temporary refusal, then given up.
                     log.error(
                         "could not compose delivery %s: %s", message.delivery_id, message.error
                     )
+                    self._record_failure(
+                        message.delivery_id, message.error, permanent=False, after_commit=False
+                    )
                     continue
-                if interval:
-                    next_at = max(next_at + interval, time.monotonic())
-                    time.sleep(max(0.0, next_at - time.monotonic()))
+                limiter.wait(sender)
                 work.put(message)
         finally:
             composed.close()
@@ -384,17 +443,16 @@ class MailoutRunner:
     def _sender(
         self,
         work: queue.Queue[Outgoing | None],
-        sender: str,
         target: SmtpTarget,
         claimer: ClaimBatcher,
     ) -> None:
         connection = _NoDelayConnection(target)
         try:
             while (message := work.get()) is not None:
-                if self._lost.is_set():
+                if self._halt.is_set():
                     continue
                 try:
-                    self._deliver(connection, claimer, sender, message)
+                    self._deliver(connection, claimer, message)
                 except Exception:
                     log.exception("delivery %s failed", message.delivery_id)
         finally:
@@ -404,7 +462,6 @@ class MailoutRunner:
         self,
         connection: SmtpConnection,
         claimer: ClaimBatcher,
-        sender: str,
         message: Outgoing,
     ) -> None:
         delivery_id = message.delivery_id
@@ -425,7 +482,7 @@ class MailoutRunner:
 
         try:
             connection.send(
-                sender=self.return_paths.address(delivery_id, sender),
+                sender=message.mail_from,
                 recipient=message.address,
                 data=message.data,
                 commit=commit,
@@ -439,26 +496,29 @@ class MailoutRunner:
             )
         except PermanentFailure as exc:
             self._record_failure(
-                delivery_id, str(exc), permanent=True, after_commit=exc.after_commit
+                delivery_id,
+                str(exc),
+                permanent=True,
+                after_commit=exc.after_commit,
+                bounced=exc.recipient_refused,
             )
 
     def _record_failure(
-        self, delivery_id: int, error: str, *, permanent: bool, after_commit: bool
+        self,
+        delivery_id: int,
+        error: str,
+        *,
+        permanent: bool,
+        after_commit: bool,
+        bounced: bool = False,
     ) -> None:
         with self.runtime.session() as session:
-            delivery = session.get(Delivery, delivery_id)
-            if delivery is None:
-                return
-            if after_commit:
-                session.execute(delete_link_urls(delivery_id))
-            else:
-                delivery.attempts += 1
-            give_up = permanent or delivery.attempts >= MAX_ATTEMPTS
-            delivery.status = (DeliveryStatus.FAILED if give_up else DeliveryStatus.PENDING).value
-            delivery.sent_at = None
-            delivery.error = error[:1000]
-
-
-def delete_link_urls(delivery_id: int) -> Any:
-    """Statement removing a delivery's personalized destinations."""
-    return delete(DeliveryLinkUrl).where(DeliveryLinkUrl.delivery_id == delivery_id)
+            record_failure(
+                session,
+                delivery_id,
+                error,
+                permanent=permanent,
+                after_commit=after_commit,
+                bounced=bounced,
+                retry_delays=self.retry_delays,
+            )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from tidings.sending.models import DeliveryCounts, Mailout, MailoutStatus
 from tidings.values import Id, Timestamp
@@ -17,6 +17,8 @@ class SendIn(BaseModel):
 
     contact_group_id: Id | None = None
     exclude_contact_group_id: Id | None = None
+    # ISO 8601 with a time zone; the mailout is "scheduled" until then.
+    send_at: AwareDatetime | None = None
 
 
 class SendOut(BaseModel):
@@ -39,6 +41,8 @@ class MailoutProgress(BaseModel):
     failed: int
     skipped: int
     pending: int
+    cancelled: int
+    send_at: Timestamp | None
     contact_group_id: int | None
     exclude_contact_group_id: int | None
     created_at: Timestamp
@@ -57,6 +61,8 @@ class MailoutProgress(BaseModel):
             failed=counts.failed,
             skipped=counts.skipped,
             pending=counts.pending,
+            cancelled=counts.cancelled,
+            send_at=mailout.send_at,
             contact_group_id=mailout.contact_group_id,
             exclude_contact_group_id=mailout.exclude_contact_group_id,
             created_at=mailout.created_at,
@@ -71,6 +77,11 @@ class MailoutProgress(BaseModel):
 
     @property
     def percent(self) -> float:
-        """Share of the recipients dealt with (sent, failed or skipped)."""
-        done = self.sent + self.failed + self.skipped
+        """Share of the recipients dealt with (sent, failed, skipped or cancelled)."""
+        done = self.sent + self.failed + self.skipped + self.cancelled
         return round(done * 100 / self.total, 1) if self.total else 100.0
+
+    @property
+    def send_at_text(self) -> str:
+        """When a scheduled mailout starts, for a page."""
+        return self.send_at.strftime("%Y-%m-%d %H:%M UTC") if self.send_at else ""

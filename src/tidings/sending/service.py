@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ColumnElement, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from tidings.bounces.suppression import not_suppressed
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails.models import Email, EmailPurpose
@@ -13,7 +14,9 @@ from tidings.errors import Conflict, Invalid, NotFound
 from tidings.groups.models import ContactGroup
 from tidings.groups.service import is_member, member_ids_select
 from tidings.lists.models import Subscription, SubscriptionStatus
+from tidings.sending import gate
 from tidings.sending.models import (
+    ACTIVE_MAILOUT_STATES,
     SENT_STATE_VALUES,
     Delivery,
     DeliveryCounts,
@@ -41,8 +44,7 @@ def recipient_conditions(
     conditions: list[ColumnElement[bool]] = [
         Subscription.list_id == list_id,
         Subscription.status == SubscriptionStatus.SUBSCRIBED.value,
-        Contact.opted_out_at.is_(None),
-        not_suppressed(Contact.email),
+        *gate.mailout_conditions(),
         # A later mailout of the same email reaches only those not yet sent it.
         Contact.id.not_in(already),
     ]
@@ -65,12 +67,17 @@ def start_mailout(
     email_id: int,
     contact_group_id: int | None = None,
     exclude_contact_group_id: int | None = None,
+    send_at: datetime | None = None,
 ) -> Mailout:
     """Snapshot the recipients of a regular email into pending deliveries.
 
     Skips contacts who unsubscribed from the list or opted out globally. The mailout
-    runs in a worker once this transaction commits.
+    runs in a worker once this transaction commits. With ``send_at`` in the future the
+    mailout is ``scheduled``: its recipients are taken when it is due
+    (``sending.control.start_due``), so later subscribers and opt-outs count.
     """
+    if send_at is not None and send_at.tzinfo is None:
+        raise Invalid("send_at: give a time zone (e.g. 2026-12-24T09:00:00+01:00)")
     email = session.get(Email, email_id)
     if email is None:
         raise NotFound(f"email {email_id} not found")
@@ -81,11 +88,11 @@ def start_mailout(
     active = session.scalar(
         select(Mailout.id).where(
             Mailout.email_id == email_id,
-            Mailout.status.in_([MailoutStatus.QUEUED.value, MailoutStatus.SENDING.value]),
+            Mailout.status.in_(ACTIVE_MAILOUT_STATES),
         )
     )
     if active is not None:
-        raise Conflict(f"mailout {active} of this email is still running")
+        raise Conflict(f"mailout {active} of this email is still running or scheduled")
     for group_id in (contact_group_id, exclude_contact_group_id):
         if group_id is not None:
             _check_group(session, group_id)
@@ -95,14 +102,32 @@ def start_mailout(
         contact_group_id=contact_group_id,
         exclude_contact_group_id=exclude_contact_group_id,
         status=MailoutStatus.QUEUED.value,
+        send_at=send_at,
     )
     session.add(mailout)
     session.flush()
+    if send_at is not None and send_at > utcnow():
+        mailout.status = MailoutStatus.SCHEDULED.value
+        session.flush()
+        return mailout
+    take_recipients(session=session, mailout=mailout)
+    runtime = session.info.get("runtime")
+    if runtime is not None:
+        runtime.queue.enqueue_after_commit(session, RUN_MAILOUT_JOB, mailout_id=mailout.id)
+    return mailout
+
+
+def take_recipients(*, session: Session, mailout: Mailout) -> None:
+    """Snapshot who the mailout reaches now into its pending deliveries."""
+    email_id = mailout.email_id
+    list_id = mailout.recipient_list_id
+    if list_id is None:
+        raise Invalid("the email has no recipient list")
     conditions = recipient_conditions(
         email_id=email_id,
-        list_id=email.recipient_list_id,
-        include_group=contact_group_id,
-        exclude_group=exclude_contact_group_id,
+        list_id=list_id,
+        include_group=mailout.contact_group_id,
+        exclude_group=mailout.exclude_contact_group_id,
     )
     recipients = (
         select(
@@ -131,10 +156,6 @@ def start_mailout(
         or 0
     )
     session.flush()
-    runtime = session.info.get("runtime")
-    if runtime is not None:
-        runtime.queue.enqueue_after_commit(session, RUN_MAILOUT_JOB, mailout_id=mailout.id)
-    return mailout
 
 
 def get_mailout(*, session: Session, mailout_id: int) -> Mailout:

@@ -76,11 +76,19 @@ def parse_smtp_url(url: str) -> SmtpTarget:
 
 
 class SendFailure(Exception):
-    """The server did not take the message; ``after_commit`` says if it was marked sent."""
+    """The server did not take the message; ``after_commit`` says if it was marked sent,
+    ``stage`` which command was refused (``mail``, ``rcpt``, ``data``, or ``""`` for a
+    lost connection or an address no command can carry)."""
 
-    def __init__(self, text: str, *, after_commit: bool = False) -> None:
+    def __init__(self, text: str, *, after_commit: bool = False, stage: str = "") -> None:
         super().__init__(text)
         self.after_commit = after_commit
+        self.stage = stage
+
+    @property
+    def recipient_refused(self) -> bool:
+        """The server refused the recipient itself (RCPT): a synchronous bounce."""
+        return self.stage == "rcpt"
 
 
 class TemporaryFailure(SendFailure):
@@ -174,20 +182,20 @@ class SmtpConnection:
             self._drop()
             return
         if code != 250:
-            self._fail(code, reply, after_commit=True)
+            self._fail(code, reply, after_commit=True, stage="data")
 
     def _envelope(self, smtp: smtplib.SMTP, mail_from: bytes, rcpt_to: bytes) -> None:
         """MAIL, RCPT and DATA one at a time, each waiting for its reply."""
-        for command, accepted in (
-            (b"MAIL FROM:" + mail_from, (250,)),
-            (b"RCPT TO:" + rcpt_to, (250, 251)),
-            (b"DATA", (354,)),
+        for command, accepted, stage in (
+            (b"MAIL FROM:" + mail_from, (250,), "mail"),
+            (b"RCPT TO:" + rcpt_to, (250, 251), "rcpt"),
+            (b"DATA", (354,), "data"),
         ):
             smtp.send(command + b"\r\n")
             code, reply = smtp.getreply()
             if code not in accepted:
                 self._reset(smtp)
-                self._fail(code, reply)
+                self._fail(code, reply, stage=stage)
 
     def _envelope_pipelined(self, smtp: smtplib.SMTP, mail_from: bytes, rcpt_to: bytes) -> None:
         """MAIL, RCPT and DATA in one write, then their three replies."""
@@ -196,9 +204,11 @@ class SmtpConnection:
         (mail_code, _), (rcpt_code, _), (data_code, _) = replies
         if mail_code == 250 and rcpt_code in (250, 251) and data_code == 354:
             return
-        failed = next(
-            reply
-            for reply, accepted in zip(replies, ((250,), (250, 251), (354,)), strict=True)
+        failed, stage = next(
+            (reply, stage)
+            for reply, accepted, stage in zip(
+                replies, ((250,), (250, 251), (354,)), ("mail", "rcpt", "data"), strict=True
+            )
             if reply[0] not in accepted
         )
         if data_code == 354:
@@ -207,7 +217,7 @@ class SmtpConnection:
             self._drop()
         else:
             self._reset(smtp)
-        self._fail(*failed)
+        self._fail(*failed, stage=stage)
 
     @staticmethod
     def _reset(smtp: smtplib.SMTP) -> None:
@@ -215,8 +225,8 @@ class SmtpConnection:
             smtp.rset()
 
     @staticmethod
-    def _fail(code: int, reply: bytes, *, after_commit: bool = False) -> None:
+    def _fail(code: int, reply: bytes, *, after_commit: bool = False, stage: str = "") -> None:
         text = f"{code} {reply.decode('utf-8', 'replace')}"
         if 400 <= code < 500 or code < 200:
-            raise TemporaryFailure(text, after_commit=after_commit)
-        raise PermanentFailure(text, after_commit=after_commit)
+            raise TemporaryFailure(text, after_commit=after_commit, stage=stage)
+        raise PermanentFailure(text, after_commit=after_commit, stage=stage)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import or_, select
 
@@ -43,10 +44,29 @@ class MailoutSupervisor(BackgroundLoop):
         self._lock = threading.Lock()
 
     def tick(self) -> None:
-        """Launch every mailout that waits or whose lease expired (running mailouts
-        finish their current message when the supervisor stops)."""
-        for mailout_id in resumable_mailouts(self.runtime):
-            self.launch(mailout_id)
+        """One scan (running mailouts finish their current message when the
+        supervisor stops)."""
+        self.scan()
+
+    def scan(self) -> None:
+        """Start scheduled mailouts that are due, resume abandoned ones, and queue
+        single messages and test sends whose (next) attempt is due."""
+        from tidings.sending import control, single
+
+        def recover() -> None:
+            for mailout_id in resumable_mailouts(self.runtime):
+                self.launch(mailout_id)
+
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("scheduled mailouts", lambda: control.start_due(self.runtime)),
+            ("mailout recovery", recover),
+            ("single messages", lambda: single.queue_due(self.runtime)),
+        ]
+        for what, step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("%s scan failed", what)
 
     def launch(self, mailout_id: int) -> None:
         """Run a mailout in its own thread unless this process already runs it."""

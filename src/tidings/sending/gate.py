@@ -1,0 +1,45 @@
+"""Whether an address may be mailed: the one place every send asks.
+
+Mailouts apply ``mailout_conditions`` when they take their recipients (and again to
+each page of pending deliveries, so an opt-out after the start is honoured); single
+messages and test sends ask ``refusal`` before they are queued. A suppression list
+(bounces, complaints, manual entries) is asked here, so every kind of send honours it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_
+from sqlalchemy.orm import Session
+
+from tidings.bounces.suppression import is_suppressed, not_suppressed
+from tidings.contacts.models import Contact
+from tidings.emails.models import EmailPurpose
+
+
+def mailable() -> ColumnElement[bool]:
+    """A condition over ``Contact``: may be sent a mailout."""
+    return and_(Contact.opted_out_at.is_(None))
+
+
+def mailout_conditions() -> list[ColumnElement[bool]]:
+    """Conditions over ``Contact`` that every recipient of a mailout meets: mailable,
+    and no suppression holds the address in clear (suppressions kept only as a hash,
+    after an erasure, are caught per page by ``skip_suppressed``)."""
+    return [mailable(), not_suppressed(Contact.email)]
+
+
+def refusal(
+    session: Session, *, address: str, contact: Contact | None, purpose: str, test: bool = False
+) -> str | None:
+    """Why ``address`` may not be sent this message, or None if it may.
+
+    A global opt-out stops marketing messages (regular and automation emails); a
+    confirmation the person asked for still goes, and so does a test send to a
+    colleague's address.
+    """
+    if is_suppressed(session, address):
+        return "the address is on the suppression list"
+    marketing = purpose in (EmailPurpose.REGULAR.value, EmailPurpose.AUTOMATION.value)
+    if not test and marketing and contact is not None and contact.opted_out_at is not None:
+        return "the contact opted out of all email"
+    return None
