@@ -25,6 +25,7 @@ KIT_MAY_IMPORT = (
     "tidings.config",
     "tidings.errors",
     "tidings.db",
+    "tidings.values",
 )
 
 

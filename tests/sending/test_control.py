@@ -105,7 +105,7 @@ def test_cancel_stops_a_running_mailout_and_nothing_more_is_sent(
             mailout = get_mailout(session=session, mailout_id=mailout_id)
             assert mailout.status == "cancelled" and mailout.lease_owner is None
             report = progress(session=session, mailout=mailout)
-            assert report["cancelled"] == len(statuses["cancelled"])
+            assert report.cancelled == len(statuses["cancelled"])
             with pytest.raises(Conflict):
                 control.cancel(session=session, mailout_id=mailout_id)
     finally:

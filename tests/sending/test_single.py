@@ -103,7 +103,7 @@ def test_send_one_delivers_once_tracked_and_counted(sending: Runtime, smtp_sink:
     with sending.session() as session:
         row = session.get(Delivery, delivery_id)
         assert row is not None and row.status == "sent" and row.attempts == 1
-        assert email_statistics(session=session, email_id=email_id)["sent"] == 1
+        assert email_statistics(session=session, email_id=email_id).sent == 1
 
 
 def test_send_one_refuses_what_it_must_not_send(sending: Runtime) -> None:
@@ -208,7 +208,7 @@ def test_test_send_renders_as_the_contact_and_counts_nothing(
     samples = [m for m in smtp_sink.to("me@example.org") if "Sample" in m.message["Subject"]]
     assert len(samples) == 1
     with sending.session() as session:
-        assert email_statistics(session=session, email_id=w.email_id)["sent"] == 0
+        assert email_statistics(session=session, email_id=w.email_id).sent == 0
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
         statuses = set(session.scalars(select(TestSendRow.status)))
         assert statuses == {"sent"}

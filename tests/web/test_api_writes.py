@@ -117,6 +117,7 @@ def create_email(c: TestClient, ids: Ids) -> None:
         "recipient_list_id": ids["list"],
     }
     ids.values["email"] = _ok(c.post("/api/v1/emails", json=body), 201)["id"]
+    ids.values["later"] = _ok(c.post("/api/v1/emails", json={**body, "name": "Later"}), 201)["id"]
 
 
 def patch_email(c: TestClient, ids: Ids) -> None:
@@ -150,7 +151,46 @@ def send(c: TestClient, ids: Ids) -> None:
     body = {"contact_group_id": ids["group"]}
     started = _ok(c.post(f"/api/v1/emails/{ids['email']}/send", json=body), 202)
     assert started["total"] == 1
+    ids.values["mailout"] = started["mailout_id"]
     assert _ok(c.get(f"/api/v1/mailouts/{started['mailout_id']}"), 200)["total"] == 1
+
+
+def send_test(c: TestClient, ids: Ids) -> None:
+    body = {"addresses": ["colleague@example.org"], "contact_id": ids["reader"]}
+    items = _ok(c.post(f"/api/v1/emails/{ids['email']}/test", json=body), 202)["items"]
+    assert [item["address"] for item in items] == ["colleague@example.org"]
+
+
+def schedule(c: TestClient, ids: Ids) -> None:
+    later = {"send_at": "2099-01-01T09:00:00+00:00"}
+    started = _ok(c.post(f"/api/v1/emails/{ids['later']}/send", json=later), 202)
+    ids.values["scheduled"] = started["mailout_id"]
+    assert _ok(c.get(f"/api/v1/mailouts/{started['mailout_id']}"), 200)["status"] == "scheduled"
+
+
+def pause(c: TestClient, ids: Ids) -> None:
+    _ok(c.post(f"/api/v1/mailouts/{ids['mailout']}/pause"), 200)
+    assert _ok(c.get(f"/api/v1/mailouts/{ids['mailout']}"), 200)["status"] == "paused"
+
+
+def resume(c: TestClient, ids: Ids) -> None:
+    _ok(c.post(f"/api/v1/mailouts/{ids['mailout']}/resume"), 200)
+    assert _ok(c.get(f"/api/v1/mailouts/{ids['mailout']}"), 200)["status"] != "paused"
+
+
+def cancel(c: TestClient, ids: Ids) -> None:
+    _ok(c.post(f"/api/v1/mailouts/{ids['scheduled']}/cancel"), 200)
+    assert _ok(c.get(f"/api/v1/mailouts/{ids['scheduled']}"), 200)["status"] == "cancelled"
+
+
+def suppress(c: TestClient, ids: Ids) -> None:
+    _ok(c.post("/api/v1/suppressions", json={"email": "gone@example.net"}), 201)
+    assert _ok(c.get("/api/v1/suppressions/gone@example.net"), 200)["reason"] == "manual"
+
+
+def unsuppress(c: TestClient, ids: Ids) -> None:
+    _ok(c.delete("/api/v1/suppressions/gone@example.net"), 204)
+    assert c.get("/api/v1/suppressions/gone@example.net").status_code == 404
 
 
 def delete_group(c: TestClient, ids: Ids) -> None:
@@ -185,6 +225,13 @@ WRITES: list[tuple[str, str, Call]] = [
     ("PATCH", "/api/v1/contact-groups/{group_id}", patch_group),
     ("POST", "/api/v1/contact-groups/{group_id}/rebuild", rebuild_group),
     ("POST", "/api/v1/emails/{email_id}/send", send),
+    ("POST", "/api/v1/emails/{email_id}/test", send_test),
+    ("POST", "/api/v1/emails/{email_id}/send", schedule),
+    ("POST", "/api/v1/mailouts/{mailout_id}/pause", pause),
+    ("POST", "/api/v1/mailouts/{mailout_id}/resume", resume),
+    ("POST", "/api/v1/mailouts/{mailout_id}/cancel", cancel),
+    ("POST", "/api/v1/suppressions", suppress),
+    ("DELETE", "/api/v1/suppressions/{email}", unsuppress),
     ("DELETE", "/api/v1/contact-groups/{group_id}", delete_group),
     ("DELETE", "/api/v1/contacts/{contact_id}", erase),
 ]

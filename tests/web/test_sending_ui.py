@@ -83,8 +83,11 @@ def test_send_test_form(ui: Ui) -> None:
 def test_sender_identities_on_the_settings_page(ui: Ui) -> None:
     with signed_in(ui, landing="/settings") as admin:
         settings_page = admin.get("/settings").text
-        assert 'hx-get="/settings/senders"' in settings_page
+        assert 'href="/settings/senders"' in settings_page  # a tab of Settings
+        tab = admin.get("/settings/senders").text
+        assert 'aria-current="page">Sender identities' in tab and "No sender identities yet" in tab
         section = admin.get("/settings/senders", headers={"HX-Request": "true"}).text
+        assert "<html" not in section
         assert "No sender identities yet" in section
         assert "not https" in section  # the test server's base URL is http
         added = admin.post(
@@ -96,6 +99,7 @@ def test_sender_identities_on_the_settings_page(ui: Ui) -> None:
                 "postal_address": "1 Example Street",
             },
         )
+        assert added.headers["location"] == "/settings/senders"
         assert "Sender identity example.com added" in admin.flash(added)
         section = admin.get("/settings/senders").text
         assert "Example &lt;Widgets&gt;" in section and "<Widgets>" not in section

@@ -48,6 +48,7 @@ def _stats(**figures: Any) -> EmailStatistics:
             click_to_open_rate=zero,
             unsubscribe_rate=zero,
             bounce_rate=zero,
+            complaint_rate=zero,
         ),
         links=[],
         reconciliation=Reconciliation(
@@ -76,6 +77,7 @@ def test_percentages_and_rates_state_their_denominators() -> None:
             click_to_open_rate=Rate.of_counts(2, 5, "opens_unique"),
             unsubscribe_rate=Rate.of_counts(0, 40, "delivered"),
             bounce_rate=Rate.of_counts(0, 0, "sent"),
+            complaint_rate=Rate.of_counts(0, 0, "delivered"),
         )
     )
     shown = {r.key: r for r in views.rates(stats)}
@@ -85,6 +87,7 @@ def test_percentages_and_rates_state_their_denominators() -> None:
         "click_to_open_rate",
         "unsubscribe_rate",
         "bounce_rate",
+        "complaint_rate",
     ]
     assert (shown["open_rate"].percent, shown["open_rate"].explanation) == (
         "12.5%",

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from jinja2 import TemplateError
+
 from tidings.emails import rendering
+from tidings.emails.sandbox import TemplateLimitError
 from tidings.sending import footer
 from tidings.sending.dkim import DkimKeyRef, DkimSigner
 from tidings.sending.message import MessageSkeleton, add_pixel, list_id
@@ -74,10 +77,13 @@ class Outgoing(NamedTuple):
 
 
 class NotComposed(NamedTuple):
-    """A recipient whose message could not be composed (its delivery stays pending)."""
+    """A recipient whose message could not be composed. ``permanent``: composing it
+    again would fail the same way (a template limit or error for this contact's data),
+    so the delivery fails at once; otherwise it is retried after a backoff."""
 
     delivery_id: int
     error: str
+    permanent: bool = False
 
 
 class Composer:
@@ -205,5 +211,8 @@ class Composer:
             try:
                 out.append(self.compose(recipient, sent_at))
             except Exception as exc:  # noqa: BLE001 - reported per delivery by the runner
-                out.append(NotComposed(recipient.delivery_id, f"{type(exc).__name__}: {exc}"))
+                permanent = isinstance(exc, TemplateLimitError | TemplateError)
+                out.append(
+                    NotComposed(recipient.delivery_id, f"{type(exc).__name__}: {exc}", permanent)
+                )
         return out

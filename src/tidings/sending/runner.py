@@ -420,12 +420,16 @@ class MailoutRunner:
                 if self._halt.is_set():
                     break
                 if isinstance(message, NotComposed):
-                    # Tried again after a backoff, like a temporary refusal, then given up.
+                    # A template limit or error fails it at once; anything else is tried
+                    # again after a backoff, like a temporary refusal, then given up.
                     log.error(
                         "could not compose delivery %s: %s", message.delivery_id, message.error
                     )
                     self._record_failure(
-                        message.delivery_id, message.error, permanent=False, after_commit=False
+                        message.delivery_id,
+                        message.error,
+                        permanent=message.permanent,
+                        after_commit=False,
                     )
                     continue
                 limiter.wait(sender)
