@@ -32,6 +32,7 @@ def create_email(body: EmailIn, session: SessionDep) -> dict[str, Any]:
         sender_address=str(body.sender_address),
         recipient_list_id=body.recipient_list_id,
         purpose=body.purpose.value,
+        widgets=body.model_dump(mode="json")["widgets"],
     )
     return service.to_dict(email, link_rows=service.links(session=session, email_id=email.id))
 

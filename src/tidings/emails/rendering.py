@@ -251,17 +251,15 @@ def validate(
     compiled = compile_email(
         subject=subject, prepared_html=prepared, plain_text=plain_text, widgets=prepared_widgets
     )
-    parts: list[tuple[str, Template]] = [
-        ("subject", compiled.subject),
-        ("html", compiled.html),
-        ("plain_text", compiled.text),
-    ]
+    # Widgets first, so an error in one is reported there, not where it is placed.
+    parts: list[tuple[str, Template]] = []
     for key, widget in compiled.widgets.items():
         parts.append((f"widgets.{key}.html", widget.html))
         parts.extend(
             (f"widgets.{key}.variants[{index}].html", variant.html)
             for index, variant in enumerate(widget.variants)
         )
+    parts += [("subject", compiled.subject), ("html", compiled.html), ("plain_text", compiled.text)]
     for part, template in parts:
         try:
             template.render(contact=SAMPLE_CONTACT)

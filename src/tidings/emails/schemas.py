@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from tidings.emails.models import EmailPurpose
+from tidings.emails.widgets import MAX_HTML, MAX_VARIANTS
+
+
+class VariantIn(BaseModel):
+    """One variant of a widget: a condition (B11 JSON) and its HTML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    condition: dict[str, Any]
+    html: str = Field(max_length=MAX_HTML)
+
+
+class WidgetIn(BaseModel):
+    """A widget placed with ``{{ widget("key") }}``: default HTML and variants."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    html: str = Field(max_length=MAX_HTML)
+    variants: list[VariantIn] = Field(default_factory=list, max_length=MAX_VARIANTS)
+
+
+WIDGETS_DESCRIPTION = (
+    'Widgets by key, placed in the HTML with {{ widget("key") }}: '
+    "{key: {html, variants: [{condition, html}]}}"
+)
 
 
 class EmailIn(BaseModel):
@@ -20,6 +47,7 @@ class EmailIn(BaseModel):
     sender_address: EmailStr
     recipient_list_id: int | None = None
     purpose: EmailPurpose = EmailPurpose.REGULAR
+    widgets: dict[str, WidgetIn] | None = Field(default=None, description=WIDGETS_DESCRIPTION)
 
 
 class EmailPatch(BaseModel):
@@ -34,6 +62,7 @@ class EmailPatch(BaseModel):
     sender_name: str | None = Field(default=None, min_length=1, max_length=200)
     sender_address: EmailStr | None = None
     recipient_list_id: int | None = None
+    widgets: dict[str, WidgetIn] | None = Field(default=None, description=WIDGETS_DESCRIPTION)
 
 
 class SendIn(BaseModel):

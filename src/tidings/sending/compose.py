@@ -34,6 +34,7 @@ class MailoutSpec:
     sender_address: str
     base_url: str
     secret_key: str = field(repr=False)
+    widgets: dict[str, Any] = field(default_factory=dict)  # prepared widgets, by key
     # One MIME boundary for the whole mailout, whichever process builds a message.
     boundary: str = field(default_factory=lambda: "=_tdg_" + secrets.token_hex(12))
 
@@ -71,6 +72,7 @@ class Composer:
             prepared_html=spec.prepared_html,
             plain_text=spec.plain_text,
             positions=spec.link_ids,
+            widgets=spec.widgets,
         )
         self.skeleton = MessageSkeleton(
             sender_name=spec.sender_name,

@@ -104,6 +104,7 @@ def load_spec(session: Session, email: Email, *, base_url: str, secret_key: str)
         sender_address=email.sender_address,
         base_url=base_url,
         secret_key=secret_key,
+        widgets=dict(email.prepared_widgets or {}),
     )
 
 

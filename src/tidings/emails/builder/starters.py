@@ -7,7 +7,6 @@ email. Their sample pictures are served from ``/static/builder/`` of the instanc
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -402,22 +401,23 @@ def _with_static(value: Any, static: str) -> Any:
     return value
 
 
-def starters(base_url: str = "") -> list[Starter]:
-    """Every starter template, its pictures served by the instance at ``base_url``."""
+def _build(name: str, title: str, description: str, make: Any, base_url: str) -> Starter:
     static = base_url.rstrip("/") + "/static"
-    found = []
-    for name, title, description, make in _STARTERS:
-        document = normalize({**_with_static(make(), static), "template": name})
-        found.append(Starter(name, title, description, document))
-    return found
+    document = normalize({**_with_static(make(), static), "template": name})
+    return Starter(name, title, description, document)
 
 
-def starter(name: str, base_url: str = "") -> Starter:
-    """One starter by name, or ``NotFound``."""
-    for item in starters(base_url):
-        if item.name == name:
-            return Starter(item.name, item.title, item.description, copy.deepcopy(item.document))
-    raise NotFound(f"no starter template named {name!r}")
+def starters(base_url: str) -> list[Starter]:
+    """Every starter template, its pictures served by the instance at ``base_url``."""
+    return [_build(*entry, base_url) for entry in _STARTERS]
+
+
+def starter(name: str, base_url: str) -> Starter:
+    """One starter by name (a fresh copy), or ``NotFound``."""
+    for entry in _STARTERS:
+        if entry[0] == name:
+            return _build(*entry, base_url)
+    raise NotFound(f"no starter template named {name[:80]!r}")
 
 
 NAMES = tuple(name for name, *_ in _STARTERS)
