@@ -43,6 +43,7 @@ IMAGES = {
     "offer-product-1": (600, 600, "#1e293b", "#475569", "#cbd5e1"),
     "offer-product-2": (600, 600, "#78350f", "#d97706", "#fde68a"),
     "event-hero": (1200, 560, "#134e4a", "#0f766e", "#5eead4"),
+    "placeholder": (1200, 600, "#94a3b8", "#cbd5e1", "#f1f5f9"),
 }
 
 
