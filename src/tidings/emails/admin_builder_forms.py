@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import Form
@@ -81,8 +82,9 @@ def summary(widget: dict[str, Any]) -> str:
     """A one-line description of a widget for its card."""
     kind = widget["type"]
     if kind == "text":
-        text = " ".join(text_of_html_subset(widget["html"]).split()).strip("=- ")
-        return _short(text) or "(empty)"
+        lines = text_of_html_subset(widget["html"]).splitlines()
+        words = " ".join(line for line in lines if not re.fullmatch(r"[=-]+", line.strip()))
+        return _short(" ".join(words.split())) or "(empty)"
     if kind == "image":
         return _short(widget["alt"])
     if kind == "button":
