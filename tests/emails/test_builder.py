@@ -276,3 +276,38 @@ def test_plain_text_follows_the_widgets() -> None:
     message, _ = _render(builder.compile_document(document))
     assert "Raw **Sample**" in message.text
     assert "Go: https://t.example/c/" in message.text
+
+
+# -- widgets in hand-written HTML emails ----------------------------------------------
+
+
+def test_widgets_in_an_html_email_render_with_merge_fields_and_tracked_links() -> None:
+    widgets = email_widgets.normalize(
+        {
+            "hero": {
+                "html": '<p>Hi {{ contact.first_name }}, <a href="https://e.com/p?u={{ contact.id }}">plans</a></p>',
+                "variants": [{"condition": CLICKED, "html": "<p>Not yet chosen</p>"}],
+            }
+        }
+    )
+    html = '<p><a href="https://e.com/top">Top</a></p>{{ widget("hero") }}<p>End</p>'
+    found = rendering.validate(subject="S", html=html, plain_text=None, widgets=widgets)
+    assert [(link.position, link.url, link.personalized) for link in found] == [
+        (1, "https://e.com/top", False),
+        (2, "https://e.com/p?u={{ contact.id }}", True),
+    ]
+    prepared, prepared_widgets, _ = email_widgets.prepare(html, widgets)
+    compiled = rendering.compile_email(
+        subject="S", prepared_html=prepared, plain_text=None, widgets=prepared_widgets
+    )
+    contact = rendering.contact_view(
+        contact_id=7, email="ann@example.com", first_name="Ann", last_name=None, fields={}
+    )
+    message = rendering.render(
+        compiled, contact, lambda position, _url: f"https://t.example/c/{position}"
+    )
+    assert "Hi Ann," in message.html and "Not yet chosen" not in message.html
+    assert 'href="https://t.example/c/2"' in message.html
+    assert message.destinations == {1: "https://e.com/top", 2: "https://e.com/p?u=7"}
+    # The plain text made from the HTML carries the widget's text and its tracked link.
+    assert "Hi Ann, [plans](https://t.example/c/2)" in message.text
