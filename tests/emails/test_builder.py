@@ -311,3 +311,20 @@ def test_widgets_in_an_html_email_render_with_merge_fields_and_tracked_links() -
     assert message.destinations == {1: "https://e.com/top", 2: "https://e.com/p?u=7"}
     # The plain text made from the HTML carries the widget's text and its tracked link.
     assert "Hi Ann, [plans](https://t.example/c/2)" in message.text
+
+
+def test_render_processes_start_without_the_database_layer() -> None:
+    # Render processes import rendering (and through it widgets); the condition language
+    # widgets parse brings SQLAlchemy, which tripled their start-up time.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, tidings.sending.renderer; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'mjml', 'css_inline')"
+        " or m.startswith('tidings.conditions')))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert found == "[]"

@@ -14,7 +14,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tidings.conditions import parse
 from tidings.emails import links as link_markup
 from tidings.errors import Invalid
 
@@ -92,6 +91,10 @@ def _variant(data: object, path: str) -> dict[str, Any]:
     for required in ("condition", "html"):
         if required not in data:
             raise Invalid(f"{path}.{required}: is required")
+    # Imported here: render processes load this module (through rendering) and must
+    # start without the database layer the condition language brings.
+    from tidings.conditions import parse
+
     node = parse(data["condition"], f"{path}.condition")
     return {"condition": node.to_json(), "html": _html(data["html"], f"{path}.html")}
 
