@@ -8,6 +8,7 @@ with an ``HX-Trigger`` that refreshes the preview.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -15,7 +16,8 @@ from fastapi import Depends, Form, Path, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from tidings.emails import builder, service
+from tidings.emails import builder, rendering, service
+from tidings.emails import widgets as email_widgets
 from tidings.emails.admin_builder_forms import (
     FONT_LABELS,
     fields_for,
@@ -149,6 +151,26 @@ def _save(session: Session, email: Email, document: dict[str, Any]) -> None:
 # -- creating from a starter ---------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
+def _starter_samples(base_url: str) -> tuple[tuple[starters.Starter, str], ...]:
+    """Each starter rendered for a sample contact (starters change only with Tidings)."""
+    samples = []
+    for starter in starters.starters(base_url):
+        compiled = builder.compile_document(starter.document)
+        prepared, prepared_widgets, _ = email_widgets.prepare(
+            compiled.html, compiled.widgets, compiled.widget_texts
+        )
+        email = rendering.compile_email(
+            subject="Sample",
+            prepared_html=prepared,
+            plain_text=compiled.text,
+            widgets=prepared_widgets,
+        )
+        html = rendering.render_preview(email, dict(rendering.SAMPLE_CONTACT)).html
+        samples.append((starter, html))
+    return tuple(samples)
+
+
 def _new_page(
     request: Request,
     session: Session,
@@ -157,19 +179,9 @@ def _new_page(
     errors: list[str],
     status_code: int = 200,
 ) -> Response:
-    choices = []
-    for starter in starters.starters(runtime.base_url):
-        compiled = builder.compile_document(starter.document)
-        sample = render_preview(
-            session,
-            "Sample",
-            compiled.html,
-            compiled.text,
-            None,
-            widgets=compiled.widgets,
-            widget_texts=compiled.widget_texts,
-        )
-        choices.append({"starter": starter, "html": sample.get("html", "")})
+    choices = [
+        {"starter": starter, "html": html} for starter, html in _starter_samples(runtime.base_url)
+    ]
     lists = recipient_lists(session)
     return page(
         request,
