@@ -6,7 +6,13 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from tidings.emails import admin_activities, admin_editor, admin_send, admin_stats
+from tidings.emails import (
+    admin_activities,
+    admin_builder,
+    admin_editor,
+    admin_send,
+    admin_stats,
+)
 from tidings.emails.admin_views import email_rows
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
@@ -27,5 +33,5 @@ def email_list(request: Request, session: SessionDep, before: Before = None) -> 
 
 
 # Order matters: /emails/new and /emails/preview-contacts come before /emails/{email_id}.
-for _module in (admin_editor, admin_send, admin_stats, admin_activities):
+for _module in (admin_builder, admin_editor, admin_send, admin_stats, admin_activities):
     router.include_router(_module.router)

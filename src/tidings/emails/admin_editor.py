@@ -13,8 +13,8 @@ from starlette.responses import RedirectResponse, Response
 
 from tidings.consent.models import TRACKING_CONSENT, Consent
 from tidings.contacts.models import Contact
-from tidings.emails import links as link_markup
 from tidings.emails import rendering, service
+from tidings.emails import widgets as email_widgets
 from tidings.emails.models import Email
 from tidings.errors import TidingsError
 from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
@@ -230,8 +230,10 @@ def create_email(request: Request, session: SessionDep, form: FormDep) -> Respon
 
 @router.get("/emails/{email_id}/edit")
 def edit_email(request: Request, session: SessionDep, email_id: Id) -> Response:
-    """The editor of a saved email."""
+    """The editor of a saved email (the builder for an email built from a template)."""
     email = service.get(session=session, email_id=email_id)
+    if email.builder is not None:
+        return RedirectResponse(f"/emails/{email.id}/builder", status_code=303)
     return _editor(request, session, EmailForm.of(email), email)
 
 
@@ -266,6 +268,8 @@ def copy_email(session: SessionDep, email_id: Id) -> Response:
         recipient_list_id=email.recipient_list_id,
         purpose=email.purpose,
         tracking_consent_id=email.tracking_consent_id,
+        widgets=email.widgets,
+        builder=email.builder,
     )
     return RedirectResponse(f"/emails/{copy.id}/edit?copied=1", status_code=303)
 
@@ -287,7 +291,13 @@ def preview_contact_options(
 
 
 def render_preview(
-    session: Session, subject: str, html: str, plain_text: str | None, contact_id: int | None
+    session: Session,
+    subject: str,
+    html: str,
+    plain_text: str | None,
+    contact_id: int | None,
+    widgets: dict[str, Any] | None = None,
+    widget_texts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Subject, HTML and text as the contact would get them (links left as written)."""
     contact = session.get(Contact, contact_id) if contact_id is not None else None
@@ -303,9 +313,9 @@ def render_preview(
             fields=contact.fields,
         )
         who = contact.email
-    prepared, _ = link_markup.prepare(html)
+    prepared, prepared_widgets, _ = email_widgets.prepare(html, widgets or {}, widget_texts)
     compiled = rendering.compile_email(
-        subject=subject, prepared_html=prepared, plain_text=plain_text
+        subject=subject, prepared_html=prepared, plain_text=plain_text, widgets=prepared_widgets
     )
     try:
         message = rendering.render_preview(compiled, view)
@@ -320,15 +330,23 @@ def preview(
     session: SessionDep,
     form: FormDep,
     preview_contact_id: Annotated[str, Form()] = "",
+    email_id: Annotated[str, Form()] = "",
 ) -> Response:
     """The preview fragment for the form's current (possibly unsaved) content."""
     try:
         contact_id = parse_id(preview_contact_id, "Contact")
+        saved_id = parse_id(email_id, "Email")
+        saved = session.get(Email, saved_id) if saved_id is not None else None
         if not form.subject.strip() or not form.html.strip():
             context: dict[str, Any] = {"error": "Write a subject and an HTML body to preview."}
         else:
             context = render_preview(
-                session, form.subject, form.html, form.plain_text or None, contact_id
+                session,
+                form.subject,
+                form.html,
+                form.plain_text or None,
+                contact_id,
+                widgets=saved.widgets if saved is not None else None,
             )
     except TidingsError as exc:
         context = {"error": str(exc.detail)}

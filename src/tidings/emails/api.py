@@ -48,6 +48,7 @@ def create_email(body: EmailIn, session: SessionDep) -> EmailDetail:
         recipient_list_id=body.recipient_list_id,
         purpose=body.purpose.value,
         tracking_consent=body.tracking_consent,
+        widgets=body.model_dump(mode="json")["widgets"],
     )
     return _detail(session, email)
 

@@ -68,8 +68,11 @@ def _offsets(source: str) -> list[int]:
     return starts
 
 
-def prepare(source: str) -> tuple[str, list[FoundLink]]:
-    """Mark every trackable anchor of ``source``; returns the marked template and links."""
+def prepare(source: str, *, first_position: int = 1) -> tuple[str, list[FoundLink]]:
+    """Mark every trackable anchor of ``source``; returns the marked template and links.
+
+    Positions count from ``first_position`` (an email's widgets continue its body's).
+    """
     finder = _AnchorFinder()
     finder.feed(source)
     finder.close()
@@ -84,7 +87,7 @@ def prepare(source: str) -> tuple[str, list[FoundLink]]:
         match = _HREF_RE.search(raw)
         if match is None:
             continue
-        position = len(links) + 1
+        position = first_position + len(links)
         marked = raw[: match.start()] + f' {MARKER}="{position}"' + raw[match.start() :]
         pieces.append(source[cursor:start])
         pieces.append(marked)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tidings.db.base import Base, BigId, UTCDateTime, utcnow
@@ -21,7 +22,13 @@ class EmailPurpose(enum.StrEnum):
 
 
 class Email(Base):
-    """An email a marketer writes; ``prepared_html`` is the body with link positions marked."""
+    """An email a marketer writes; ``prepared_html`` is the body with link positions marked.
+
+    ``builder`` is the document of an email built from a template (None for an email
+    written as HTML); its ``html`` and ``plain_text`` are compiled from it when saved.
+    ``widgets`` (``{key: {html, variants}}``) are placed by ``{{ widget("key") }}``;
+    ``prepared_widgets`` is their link-marked form, as ``prepared_html`` is for the body.
+    """
 
     __tablename__ = "emails"
 
@@ -31,6 +38,9 @@ class Email(Base):
     html: Mapped[str] = mapped_column(Text)
     plain_text: Mapped[str | None] = mapped_column(Text)
     prepared_html: Mapped[str] = mapped_column(Text, default="")
+    builder: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    widgets: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    prepared_widgets: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     sender_name: Mapped[str] = mapped_column(String(200))
     sender_address: Mapped[str] = mapped_column(String(320))
     recipient_list_id: Mapped[int | None] = mapped_column(

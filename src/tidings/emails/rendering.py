@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateError, Undefined
-from jinja2.exceptions import SecurityError
+from jinja2 import ChainableUndefined, Template, TemplateError, Undefined, pass_context
+from jinja2.exceptions import SecurityError, TemplateRuntimeError
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from tidings.emails import links as link_markup
+from tidings.emails import widgets as email_widgets
 from tidings.emails.plaintext import html_to_text
 from tidings.emails.sandbox import (
     BoundedSandbox,
@@ -87,9 +90,14 @@ def _html_to_text_template(prepared_html: str) -> str:
     return re.sub(r"TDGPH(\d{5})X", lambda m: saved[int(m.group(1))], text)
 
 
-def _compile(env: BoundedSandbox, source: str, what: str) -> Template:
+def _compile(
+    env: BoundedSandbox,
+    source: str,
+    what: str,
+    globals: Mapping[str, Any] | None = None,
+) -> Template:
     try:
-        return env.from_string(source)
+        return env.from_string(source, globals=dict(globals or {}))
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         where = f" (line {line})" if line else ""
@@ -105,6 +113,24 @@ def render_part(template: Template, **context: Any) -> str:
     return current_budget().produce(template.generate(**context))
 
 
+@dataclass(frozen=True)
+class CompiledVariant:
+    """One variant of a widget: its condition (B11 JSON) and templates."""
+
+    condition: dict[str, Any]
+    html: Template
+    text: Template
+
+
+@dataclass(frozen=True)
+class CompiledWidget:
+    """A widget's default templates and its variants."""
+
+    html: Template
+    text: Template
+    variants: tuple[CompiledVariant, ...] = ()
+
+
 @dataclass
 class CompiledEmail:
     """An email's templates, compiled once and rendered for each recipient."""
@@ -114,6 +140,57 @@ class CompiledEmail:
     text: Template
     text_mode: str  # "given" by the marketer, "template" derived from HTML, or "convert"
     positions: dict[int, int] = field(default_factory=dict)  # position -> link id
+    widgets: dict[str, CompiledWidget] = field(default_factory=dict)
+
+
+def _no_nested_widget(key: object = None) -> str:
+    raise TemplateRuntimeError("a widget cannot place another widget")
+
+
+_IN_WIDGET: dict[str, Any] = {"widget": _no_nested_widget}
+
+
+def _widget_function(widgets: dict[str, CompiledWidget], *, html: bool) -> Callable[..., Any]:
+    """The ``widget("key")`` global: the widget's default, rendered with the caller's
+    variables (so merge fields inside widgets work)."""
+
+    @pass_context
+    def widget(context: Context, key: object) -> Any:
+        found = widgets.get(key) if isinstance(key, str) else None
+        if found is None:
+            raise TemplateRuntimeError(f"widget {str(key)[:80]!r} is not defined")
+        variables = {name: value for name, value in context.get_all().items() if name != "widget"}
+        if html:
+            return Markup(found.html.render(variables))  # noqa: S704 - rendered autoescaped
+        return found.text.render(variables)
+
+    return widget
+
+
+def _widget_pair(html: str, text: str | None, what: str) -> tuple[Template, Template]:
+    """A widget's HTML template and its plain-text template (the builder's text, else
+    one made from the HTML as for the body)."""
+    html_t = _compile(_HTML_ENV, html, f"{what}.html", _IN_WIDGET)
+    try:
+        source = text if text is not None else _html_to_text_template(html)
+        text_t = _TEXT_ENV.from_string(source, globals=_IN_WIDGET)
+    except TemplateError:
+        text_t = _TEXT_ENV.from_string("", globals=_IN_WIDGET)
+    return html_t, text_t
+
+
+def _compile_widgets(prepared: Mapping[str, Mapping[str, Any]]) -> dict[str, CompiledWidget]:
+    compiled: dict[str, CompiledWidget] = {}
+    for key, entry in prepared.items():
+        html_t, text_t = _widget_pair(entry["html"], entry.get("text"), f"widgets.{key}")
+        variants = []
+        for index, variant in enumerate(entry.get("variants") or []):
+            v_html, v_text = _widget_pair(
+                variant["html"], variant.get("text"), f"widgets.{key}.variants[{index}]"
+            )
+            variants.append(CompiledVariant(dict(variant["condition"]), v_html, v_text))
+        compiled[key] = CompiledWidget(html_t, text_t, tuple(variants))
+    return compiled
 
 
 @dataclass(frozen=True)
@@ -132,16 +209,25 @@ def compile_email(
     prepared_html: str,
     plain_text: str | None,
     positions: dict[int, int] | None = None,
+    widgets: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> CompiledEmail:
-    """Compile an email's templates; ``Invalid`` names the part with a template error."""
+    """Compile an email's templates; ``Invalid`` names the part with a template error.
+
+    ``widgets`` are the email's prepared widgets (``emails.widgets.prepare``).
+    """
+    compiled_widgets = _compile_widgets(widgets or {})
+    html_globals = {"widget": _widget_function(compiled_widgets, html=True)}
+    text_globals = {"widget": _widget_function(compiled_widgets, html=False)}
     subject_t = _compile(_TEXT_ENV, subject, "subject")
-    html_t = _compile(_HTML_ENV, prepared_html, "html")
+    html_t = _compile(_HTML_ENV, prepared_html, "html", html_globals)
     if plain_text:
-        text_t = _compile(_TEXT_ENV, plain_text, "plain_text")
+        text_t = _compile(_TEXT_ENV, plain_text, "plain_text", text_globals)
         mode = "given"
     else:
         try:
-            text_t = _TEXT_ENV.from_string(_html_to_text_template(prepared_html))
+            text_t = _TEXT_ENV.from_string(
+                _html_to_text_template(prepared_html), globals=text_globals
+            )
             mode = "template"
         except TemplateError:
             # The conversion split a construct; convert each recipient's HTML instead.
@@ -153,24 +239,40 @@ def compile_email(
         text=text_t,
         text_mode=mode,
         positions=dict(positions or {}),
+        widgets=compiled_widgets,
     )
 
 
-def validate(*, subject: str, html: str, plain_text: str | None) -> list[link_markup.FoundLink]:
+def validate(
+    *,
+    subject: str,
+    html: str,
+    plain_text: str | None,
+    widgets: Mapping[str, Mapping[str, Any]] | None = None,
+    widget_texts: Mapping[str, Any] | None = None,
+) -> list[link_markup.FoundLink]:
     """Check every template compiles and renders for a sample contact.
 
-    Raises ``Invalid`` (a 422) so errors surface when the email is saved, not at send.
+    ``widgets`` are in their stored shape (``{key: {html, variants}}``). Raises
+    ``Invalid`` (a 422) so errors surface when the email is saved, not at send.
     """
     if not subject.strip():
         raise Invalid("subject: must not be empty")
-    prepared, found = link_markup.prepare(html)
-    compiled = compile_email(subject=subject, prepared_html=prepared, plain_text=plain_text)
+    prepared, prepared_widgets, found = email_widgets.prepare(html, widgets or {}, widget_texts)
+    compiled = compile_email(
+        subject=subject, prepared_html=prepared, plain_text=plain_text, widgets=prepared_widgets
+    )
+    # Widgets first, so an error in one is reported there, not where it is placed.
+    parts: list[tuple[str, Template]] = []
+    for key, widget in compiled.widgets.items():
+        parts.append((f"widgets.{key}.html", widget.html))
+        parts.extend(
+            (f"widgets.{key}.variants[{index}].html", variant.html)
+            for index, variant in enumerate(widget.variants)
+        )
+    parts += [("subject", compiled.subject), ("html", compiled.html), ("plain_text", compiled.text)]
     with message_budget():
-        for part, template in (
-            ("subject", compiled.subject),
-            ("html", compiled.html),
-            ("plain_text", compiled.text),
-        ):
+        for part, template in parts:
             try:
                 render_part(template, contact=SAMPLE_CONTACT)
             except TemplateLimitError as exc:
@@ -212,9 +314,11 @@ def render(
                 render_part(compiled.text, **context), destinations, tracked_url
             )
         else:
+            text = render_part(compiled.text, **context)
+        if compiled.text_mode != "convert" and "TDGLINK" in text:
+            # Tracked links of the body, and of widgets placed in any plain text.
             text = _TEXT_LINK_RE.sub(
-                lambda m: _text_link(int(m.group(1)), destinations, tracked_url),
-                render_part(compiled.text, **context),
+                lambda m: _text_link(int(m.group(1)), destinations, tracked_url), text
             )
     return RenderedMessage(subject=subject, html=html_body, text=text, destinations=destinations)
 

@@ -7,18 +7,44 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from tidings.emails.models import Email, EmailPurpose, Link
-from tidings.values import Id, Text, Timestamp
+from tidings.emails.widgets import MAX_HTML, MAX_VARIANTS
+from tidings.values import Id, JsonTree, Text, Timestamp
 
 Name = Annotated[Text, Field(min_length=1, max_length=200)]
 Subject = Annotated[Text, Field(min_length=1, max_length=500)]
 Html = Annotated[Text, Field(min_length=1, max_length=1_000_000)]
 PlainText = Annotated[Text, Field(max_length=1_000_000)]
+WidgetHtml = Annotated[Text, Field(max_length=MAX_HTML)]
 
 
 def _not_given() -> Any:
     """The value of a field left out of a PATCH body (never stored: the route applies
     only the fields given)."""
     return None
+
+
+class VariantIn(BaseModel):
+    """One variant of a widget: a condition (B11 JSON) and its HTML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    condition: JsonTree
+    html: WidgetHtml
+
+
+class WidgetIn(BaseModel):
+    """A widget placed with ``{{ widget("key") }}``: default HTML and variants."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    html: WidgetHtml
+    variants: list[VariantIn] = Field(default_factory=list, max_length=MAX_VARIANTS)
+
+
+WIDGETS_DESCRIPTION = (
+    'Widgets by key, placed in the HTML with {{ widget("key") }}: '
+    "{key: {html, variants: [{condition, html}]}}"
+)
 
 
 class EmailIn(BaseModel):
@@ -36,6 +62,7 @@ class EmailIn(BaseModel):
     purpose: EmailPurpose = EmailPurpose.REGULAR
     # The code name of the consent that governs tracking of this email (B1).
     tracking_consent: Annotated[Text, Field(min_length=1, max_length=100)] = "tracking"
+    widgets: dict[str, WidgetIn] | None = Field(default=None, description=WIDGETS_DESCRIPTION)
 
 
 class EmailPatch(BaseModel):
@@ -56,6 +83,8 @@ class EmailPatch(BaseModel):
     tracking_consent: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
         default_factory=_not_given
     )
+    # Null removes the widgets.
+    widgets: dict[str, WidgetIn] | None = Field(default=None, description=WIDGETS_DESCRIPTION)
 
 
 class LinkOut(BaseModel):
@@ -80,6 +109,9 @@ class EmailOut(BaseModel):
     purpose: str
     # The code name of the consent that governs tracking of this email (B1).
     tracking_consent: str
+    widgets: dict[str, Any] = Field(description=WIDGETS_DESCRIPTION)
+    # "builder" for an email built from a template's widgets, else "html".
+    editor: str
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -88,12 +120,15 @@ class EmailOut(BaseModel):
         """The stored email's values of these fields."""
         from tidings.emails.service import tracking_consent
 
-        values = {
-            name: getattr(email, name)
-            for name in EmailOut.model_fields
-            if name != "tracking_consent"
+        derived = {
+            "tracking_consent": tracking_consent(email),
+            "widgets": email.widgets or {},
+            "editor": "html" if email.builder is None else "builder",
         }
-        return {**values, "tracking_consent": tracking_consent(email)}
+        values = {
+            name: getattr(email, name) for name in EmailOut.model_fields if name not in derived
+        }
+        return {**values, **derived}
 
     @classmethod
     def of(cls, email: Email) -> EmailOut:

@@ -2,21 +2,84 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from tidings.consent.models import TRACKING_CONSENT, Consent
+from tidings.emails import builder as email_builder
 from tidings.emails import links as link_markup
 from tidings.emails import rendering
+from tidings.emails import widgets as email_widgets
 from tidings.emails.models import Email, EmailPurpose, Link
 from tidings.errors import Conflict, Invalid, NotFound
 from tidings.lists.models import RecipientList
 from tidings.sending.models import Mailout
 from tidings.stats.models import EmailStats, LinkStats
 
-CONTENT_FIELDS = ("subject", "html", "plain_text")
+CONTENT_FIELDS = ("subject", "html", "plain_text", "widgets", "builder")
+COMPILED_FIELDS = ("html", "plain_text", "widgets")
+
+
+@dataclass
+class Content:
+    """An email's content as stored: a builder email's HTML, plain text and widgets
+    are compiled from its document; an HTML email's are as written."""
+
+    builder: dict[str, Any] | None
+    html: str
+    plain_text: str | None
+    widgets: dict[str, Any] | None
+    widget_texts: dict[str, Any] | None = None
+
+
+def content(
+    *,
+    html: str,
+    plain_text: str | None,
+    widgets: Any = None,
+    builder: Any = None,
+) -> Content:
+    """The content to store; ``Invalid`` names the bad path of widgets or a document."""
+    if builder is not None:
+        document = email_builder.normalize(builder)
+        compiled = email_builder.compile_document(document)
+        return Content(
+            builder=document,
+            html=compiled.html,
+            plain_text=compiled.text,
+            widgets=compiled.widgets or None,
+            widget_texts=compiled.widget_texts,
+        )
+    return Content(
+        builder=None,
+        html=html,
+        plain_text=plain_text or None,
+        widgets=email_widgets.normalize(widgets) or None,
+    )
+
+
+def _check(subject: str, body: Content) -> list[link_markup.FoundLink]:
+    return rendering.validate(
+        subject=subject,
+        html=body.html,
+        plain_text=body.plain_text,
+        widgets=body.widgets,
+        widget_texts=body.widget_texts,
+    )
+
+
+def _store_content(email: Email, body: Content) -> None:
+    email.builder = body.builder
+    email.html = body.html
+    email.plain_text = body.plain_text
+    email.widgets = body.widgets
+    email.prepared_html, prepared_widgets, _ = email_widgets.prepare(
+        body.html, body.widgets or {}, body.widget_texts
+    )
+    email.prepared_widgets = prepared_widgets or None
 
 
 def get(*, session: Session, email_id: int) -> Email:
@@ -84,28 +147,32 @@ def create(
     purpose: str = EmailPurpose.REGULAR.value,
     tracking_consent_id: int | None = None,
     tracking_consent: str | None = None,
+    widgets: Any = None,
+    builder: Any = None,
 ) -> Email:
     """Create an email, its link positions and its statistics row. The consent that
     governs its tracking is ``tracking_consent`` (a code name) or
-    ``tracking_consent_id``, else the default ``tracking``."""
+    ``tracking_consent_id``, else the default ``tracking``.
+
+    With a ``builder`` document, ``html``, ``plain_text`` and ``widgets`` are compiled
+    from it (the arguments are ignored).
+    """
     if recipient_list_id is not None and session.get(RecipientList, recipient_list_id) is None:
         raise NotFound(f"recipient list {recipient_list_id} not found")
     if tracking_consent is not None:
         tracking_consent_id = governing_consent_id(session=session, code_name=tracking_consent)
-    found = rendering.validate(subject=subject, html=html, plain_text=plain_text)
-    prepared, _ = link_markup.prepare(html)
+    body = content(html=html, plain_text=plain_text, widgets=widgets, builder=builder)
+    found = _check(subject, body)
     email = Email(
         name=name.strip() or subject,
         subject=subject,
-        html=html,
-        plain_text=plain_text or None,
-        prepared_html=prepared,
         sender_name=sender_name,
         sender_address=sender_address,
         recipient_list_id=recipient_list_id,
         purpose=_check_purpose(purpose),
         tracking_consent_id=tracking_consent_id,
     )
+    _store_content(email, body)
     session.add(email)
     session.flush()
     session.add(EmailStats(email_id=email.id))
@@ -115,7 +182,21 @@ def create(
 
 def update(*, session: Session, email: Email, changes: dict[str, Any]) -> Email:
     """Change an email. Content is locked once the email has been sent, so every
-    recorded click keeps pointing at the link it was made on."""
+    recorded click keeps pointing at the link it was made on. A builder email's HTML,
+    plain text and widgets come from its document and are not changed directly."""
+    changes = dict(changes)
+    if email.builder is not None and "builder" not in changes:
+        for key in COMPILED_FIELDS:
+            if key in changes and changes[key] != getattr(email, key):
+                raise Conflict(
+                    f"email {email.id} is built from a template: its {key} is compiled from"
+                    " its builder document; change the document in the builder instead"
+                )
+            changes.pop(key, None)
+    if "widgets" in changes:
+        changes["widgets"] = email_widgets.normalize(changes["widgets"]) or None
+    if changes.get("builder") is not None:
+        changes["builder"] = email_builder.normalize(changes["builder"])
     content_changed = any(
         key in changes and changes[key] != getattr(email, key) for key in CONTENT_FIELDS
     )
@@ -129,14 +210,18 @@ def update(*, session: Session, email: Email, changes: dict[str, Any]) -> Email:
     if "tracking_consent" in changes:
         code_name = changes.pop("tracking_consent")
         changes["tracking_consent_id"] = governing_consent_id(session=session, code_name=code_name)
-    subject = changes.get("subject", email.subject)
-    html = changes.get("html", email.html)
-    plain_text = changes.get("plain_text", email.plain_text)
-    found = rendering.validate(subject=subject, html=html, plain_text=plain_text)
+    body = content(
+        html=changes.get("html", email.html),
+        plain_text=changes.get("plain_text", email.plain_text),
+        widgets=changes.get("widgets", email.widgets),
+        builder=changes.get("builder", email.builder),
+    )
+    found = _check(changes.get("subject", email.subject), body)
     for key, value in changes.items():
-        setattr(email, key, value)
+        if key not in CONTENT_FIELDS or key == "subject":
+            setattr(email, key, value)
     if content_changed:
-        email.prepared_html, _ = link_markup.prepare(html)
+        _store_content(email, body)
         # Only an email without a mailout gets here: no token to these links exists,
         # so no tracking event or marker refers to them (those tables have no foreign
         # keys to clean up after them).

@@ -42,6 +42,7 @@ class MailoutSpec:
     sender_address: str
     base_url: str
     secret_key: str = field(repr=False)
+    widgets: dict[str, Any] = field(default_factory=dict)  # prepared widgets, by key
     # One MIME boundary for the whole mailout, whichever process builds a message.
     boundary: str = field(default_factory=lambda: "=_tdg_" + secrets.token_hex(12))
     # The recipient list (List-Id), when the message goes to one.
@@ -100,6 +101,7 @@ class Composer:
             prepared_html=html,
             plain_text=text,
             positions=spec.link_ids,
+            widgets=spec.widgets,
         )
         domain = spec.sender_address.rpartition("@")[2] or "tidings.invalid"
         self.skeleton = MessageSkeleton(

@@ -67,6 +67,7 @@ def load_spec(
         subject=email.subject,
         prepared_html=email.prepared_html,
         plain_text=email.plain_text,
+        widgets=dict(email.prepared_widgets or {}),
         link_ids={position: link_id for position, link_id, _ in link_rows},
         link_urls={position: url for position, _, url in link_rows},
         sender_name=email.sender_name,

@@ -77,7 +77,10 @@ def inject_badges(html: str, links: list[LinkFigures]) -> str:
 def render_sample(email: Email) -> str:
     """The email body for a sample contact, link position markers kept."""
     compiled = rendering.compile_email(
-        subject=email.subject, prepared_html=email.prepared_html, plain_text=email.plain_text
+        subject=email.subject,
+        prepared_html=email.prepared_html,
+        plain_text=email.plain_text,
+        widgets=email.prepared_widgets,
     )
     return rendering.render_html(compiled, rendering.SAMPLE_CONTACT)
 
