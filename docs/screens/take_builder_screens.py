@@ -19,7 +19,7 @@ from tidings.emails import builder, rendering
 from tidings.emails import widgets as email_widgets
 from tidings.emails.builder import starters
 from tidings.runtime import Runtime
-from tidings.web.auth.service import create_user
+from tidings.auth.service import create_user
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
 USER, PASSWORD = "demo@example.com", "tidings-demo"

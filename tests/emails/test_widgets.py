@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tidings.web.app import create_app
 
 from tests.support import world
 from tests.support.smtp import SmtpServer, SmtpSink
+from tidings.assembly.app import create_app
 from tidings.config import Settings
 from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
