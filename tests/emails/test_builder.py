@@ -310,7 +310,7 @@ def test_widgets_in_an_html_email_render_with_merge_fields_and_tracked_links() -
     assert 'href="https://t.example/c/2"' in message.html
     assert message.destinations == {1: "https://e.com/top", 2: "https://e.com/p?u=7"}
     # The plain text made from the HTML carries the widget's text and its tracked link.
-    assert "Hi Ann, [plans](https://t.example/c/2)" in message.text
+    assert "Hi Ann, plans (https://t.example/c/2)" in message.text
 
 
 def test_render_processes_start_without_the_database_layer() -> None:
