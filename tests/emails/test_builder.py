@@ -271,10 +271,10 @@ def test_plain_text_follows_the_widgets() -> None:
     assert builder.plain_text(document) == (
         "Big news\n========\n\nRead this (https://e.com/a).\n\n1. one\n2. two\n\n"
         "[A chart]\n\n------------------------\n\nGo: https://e.com/go\n\nSide\n----\n\n"
-        "Raw **{{ contact.first_name }}**\n"
+        "Raw {{ contact.first_name }}\n"
     )
     message, _ = _render(builder.compile_document(document))
-    assert "Raw **Sample**" in message.text
+    assert "Raw Sample" in message.text
     assert "Go: https://t.example/c/" in message.text
 
 

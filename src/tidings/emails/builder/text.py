@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from html.parser import HTMLParser
 from typing import Any
 
-import html2text
-
 from tidings.emails.builder.sanitize import MERGE_RE
+from tidings.emails.plaintext import html_to_text
 
 RULE = "-" * 24
 _JINJA_RE = re.compile(r"{{.*?}}|{%.*?%}|{#.*?#}", re.DOTALL)
@@ -115,10 +114,7 @@ def text_of_raw_html(html: str) -> str:
         saved.append(match.group(0))
         return f"TDGRAW{len(saved) - 1:05d}X"
 
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    text = str(converter.handle(_JINJA_RE.sub(hide, html))).strip()
+    text = html_to_text(_JINJA_RE.sub(hide, html)).strip()
     return re.sub(r"TDGRAW(\d{5})X", lambda m: saved[int(m.group(1))], text)
 
 
