@@ -9,6 +9,7 @@ from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
 from tidings.emails.models import Email, Link
+from tidings.events.models import OutboxEvent, SubscriberCursor
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
@@ -38,8 +39,10 @@ __all__ = [
     "LinkStats",
     "LoginThrottle",
     "Mailout",
+    "OutboxEvent",
     "RecipientList",
     "SenderIdentity",
+    "SubscriberCursor",
     "Subscription",
     "Suppression",
     "TestSend",
