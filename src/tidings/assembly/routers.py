@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from tidings.activities import api as activities_api
 from tidings.assembly import screens
 from tidings.auth import admin as auth_admin
 from tidings.auth import routes as auth_routes
@@ -64,6 +65,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("sending", ADMIN, sending_admin.router),  # mailout controls, test sends, senders
     # REST API under /api/v1.
     Routes("contacts", API, contacts_api.router),
+    Routes("activities", API, activities_api.router),  # custom activities
     Routes("consent", API, consent_api.router),
     Routes("lists", API, lists_api.router),
     Routes("emails", API, emails_api.router),
