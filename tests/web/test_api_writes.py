@@ -217,6 +217,19 @@ def custom_activity(c: TestClient, ids: Ids) -> None:
     assert c.post("/api/v1/contacts/987654321/activities", json=body).status_code == 404
 
 
+def create_webhook(c: TestClient, ids: Ids) -> None:
+    body = {"url": "https://example.com/hook", "events": ["activity.created"]}
+    created = _ok(c.post("/api/v1/webhooks", json=body), 201)
+    assert created["secret"].startswith("whsec_")
+    ids.values["webhook"] = created["id"]
+    assert _ok(c.get(f"/api/v1/webhooks/{created['id']}"), 200)["url"] == body["url"]
+
+
+def delete_webhook(c: TestClient, ids: Ids) -> None:
+    _ok(c.delete(f"/api/v1/webhooks/{ids['webhook']}"), 204)
+    assert c.get(f"/api/v1/webhooks/{ids['webhook']}").status_code == 404
+
+
 def erase(c: TestClient, ids: Ids) -> None:
     path = f"/api/v1/contacts/{ids['contact']}"
     _ok(c.delete(path), 204)
@@ -253,6 +266,8 @@ WRITES: list[tuple[str, str, Call]] = [
     ("POST", "/api/v1/suppressions", suppress),
     ("DELETE", "/api/v1/suppressions/{email}", unsuppress),
     ("DELETE", "/api/v1/contact-groups/{group_id}", delete_group),
+    ("POST", "/api/v1/webhooks", create_webhook),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}", delete_webhook),
     ("DELETE", "/api/v1/contacts/{contact_id}", erase),
 ]
 

@@ -33,6 +33,7 @@ from tidings.sending import admin as sending_admin
 from tidings.sending import api as sending_api
 from tidings.web import basics
 from tidings.web.kinds import RouterKind
+from tidings.webhooks import api as webhooks_api
 
 ADMIN, API, PUBLIC = RouterKind.ADMIN, RouterKind.API, RouterKind.PUBLIC
 
@@ -72,6 +73,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("groups", API, groups_api.router),
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
     Routes("sending", API, sending_api.router),  # mailout controls, test sends
+    Routes("webhooks", API, webhooks_api.router),
 )
 
 # Domains whose screens keep their templates in a folder of their own.

@@ -9,5 +9,6 @@ from __future__ import annotations
 
 from tidings.events import Subscriber
 from tidings.groups.events import SUBSCRIBER as GROUPS
+from tidings.webhooks.service import SUBSCRIBER as WEBHOOKS
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS,)
+SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, WEBHOOKS)
