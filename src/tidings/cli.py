@@ -126,8 +126,10 @@ def worker(
     ),
 ) -> None:
     """Run a worker: job queue consumer and mailout supervisor (scaled-out mode)."""
+    from tidings.assembly.subscribers import SUBSCRIBERS
     from tidings.assembly.workers import register_jobs
     from tidings.bounces.listener import start_from_settings
+    from tidings.events.dispatch import start_dispatcher, stop_dispatcher
     from tidings.jobs.schedule import Scheduler
     from tidings.sending.supervisor import MailoutSupervisor
 
@@ -136,6 +138,7 @@ def worker(
     _check_policy(runtime)
     _warn_about_sending(runtime.base_url)
     register_jobs()
+    start_dispatcher(runtime, SUBSCRIBERS)
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()
     scheduler = Scheduler(runtime)
@@ -156,6 +159,7 @@ def worker(
     stop.wait()
     scheduler.stop()
     runtime.queue.stop_consumer()
+    stop_dispatcher(runtime)
     supervisor.stop()
     if bounces is not None:
         bounces.stop()

@@ -1,5 +1,6 @@
 """What runs beside the web routes in a Tidings process: the tracking writer, the
-job consumer, the mailout supervisor, the scheduler and the mail catcher."""
+job consumer, the event dispatcher, the mailout supervisor, the scheduler and the
+mail catcher."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from tidings.assembly.subscribers import SUBSCRIBERS
 from tidings.bounces.listener import start_from_settings as bounce_listener
+from tidings.events import dispatch
+from tidings.events import jobs as event_jobs
 
 # Each domain's jobs module registers its jobs in ``jobs.registry`` when imported.
 from tidings.groups import jobs as group_jobs
@@ -23,8 +27,9 @@ from tidings.sending.supervisor import MailoutSupervisor
 from tidings.tracking.writer import EventWriter
 from tidings.tracking.writer_client import RemoteWriter
 from tidings.tracking.writer_process import WriterProcess
+from tidings.webhooks import jobs as webhook_jobs
 
-JOB_MODULES = (sending_jobs, group_jobs, privacy_jobs)
+JOB_MODULES = (sending_jobs, group_jobs, privacy_jobs, event_jobs, webhook_jobs)
 
 
 def register_jobs() -> list[str]:
@@ -43,7 +48,11 @@ def register_jobs() -> list[str]:
 def tracking_writer(runtime: Runtime) -> EventWriter | RemoteWriter:
     """The writer tracking events go through: a process of its own by default."""
     if runtime.settings.tracking_writer == "process":
-        return RemoteWriter(WriterProcess(runtime.settings))
+        # The writer process publishes its batches' activities; its acknowledgements
+        # wake this process's dispatcher at once (no job through the queue).
+        return RemoteWriter(
+            WriterProcess(runtime.settings), on_committed=lambda: dispatch.wake_local(runtime)
+        )
     return EventWriter(runtime)
 
 
@@ -65,6 +74,7 @@ def lifespan(
         await asyncio.to_thread(writer.start)
         if workers:
             register_jobs()
+            dispatch.start_dispatcher(runtime, SUBSCRIBERS)
             runtime.queue.start_consumer()
             supervisor = MailoutSupervisor(runtime)
             supervisor.start()
@@ -78,6 +88,7 @@ def lifespan(
             if supervisor is not None:
                 supervisor.stop()
                 runtime.queue.stop_consumer()
+                dispatch.stop_dispatcher(runtime)
             await asyncio.to_thread(writer.stop)
             if catcher is not None:
                 catcher.stop()

@@ -9,12 +9,14 @@ from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
 from tidings.emails.models import Email, Link
+from tidings.events.models import OutboxEvent, SubscriberCursor
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout, SenderIdentity, TestSend
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
+from tidings.webhooks.models import Webhook, WebhookDelivery
 
 metadata = Base.metadata
 
@@ -38,8 +40,10 @@ __all__ = [
     "LinkStats",
     "LoginThrottle",
     "Mailout",
+    "OutboxEvent",
     "RecipientList",
     "SenderIdentity",
+    "SubscriberCursor",
     "Subscription",
     "Suppression",
     "TestSend",
@@ -48,5 +52,7 @@ __all__ = [
     "UniqueMarker",
     "User",
     "UserSession",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

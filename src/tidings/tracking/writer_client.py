@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tidings.consent.policy import TrackingPolicy, load_policy
@@ -50,8 +51,17 @@ class _AckProtocol(asyncio.Protocol):
 class RemoteWriter:
     """Stands where ``EventWriter`` stands in the web process, for a writer process."""
 
-    def __init__(self, process: WriterProcess, *, policy: TrackingPolicy | None = None) -> None:
+    def __init__(
+        self,
+        process: WriterProcess,
+        *,
+        policy: TrackingPolicy | None = None,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
         self.process = process
+        # Called after each acknowledgement of committed events (the assembly wakes
+        # the event dispatcher with it: the batch may have published activities).
+        self.on_committed = on_committed
         # The writer process loads the same setting; loading it here too makes a bad
         # value fail when the app is built, not in the child.
         self.policy: TrackingPolicy = policy or load_policy(process.settings.consent_policy)
@@ -135,6 +145,8 @@ class RemoteWriter:
                 waiter.set_result(None)
         for seq, message in failed:
             self._fail(seq, WriterUnavailable(message))
+        if committed and self.on_committed is not None:
+            self.on_committed()
 
     def _fail(self, seq: int, error: Exception) -> None:
         waiter = self._pending.pop(seq, None)

@@ -104,6 +104,12 @@ def serve_writer(
         event.listen(runtime.engine, "connect", _larger_page_cache)
         checkpoints = BackgroundCheckpoints(runtime.engine)
         checkpoints.start()
+    if not settings.queue_url:
+        # Embedded: the parent wakes its dispatcher on each acknowledgement; a job
+        # per batch through the SQLite queue would only add a write.
+        from tidings.events.dispatch import registry_of
+
+        registry_of(runtime).enqueue_wakeups = False
     writer = EventWriter(runtime)
     tune_for_serving()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -1,0 +1,153 @@
+"""Publishing: an outbox row in the caller's transaction, a wake-up after its commit.
+
+The rows of a transaction are inserted just before it commits (``before_commit``), as
+one multi-row insert. On PostgreSQL that insert first takes a transaction-level
+advisory lock, held until the commit: outbox ids are then handed out in commit order,
+so a dispatcher that has read event ``n`` never later finds a smaller id committing
+behind it. The lock is held only from the insert to the commit, the last step of the
+transaction. SQLite has one writer at a time, so its ids are in commit order anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, event, insert, text
+from sqlalchemy.orm import Session
+
+from tidings.db.base import utcnow
+from tidings.events.models import OutboxEvent
+from tidings.events.types import EventType, JsonValue
+
+if TYPE_CHECKING:
+    from tidings.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "events.pending"
+HOOKED_KEY = "events.hooked"
+PUBLISHED_KEY = "events.published"
+# pg_advisory_xact_lock key serializing outbox inserts with their commits ("tdgevnt").
+OUTBOX_LOCK = 0x74646765766E74
+LOCK_OUTBOX = "SELECT pg_advisory_xact_lock(" + str(OUTBOX_LOCK) + ")"
+
+_Row = tuple[EventType, datetime, dict[str, JsonValue]]
+
+
+def publish(session: Session, type: EventType, data: Mapping[str, JsonValue]) -> None:
+    """Adds one outbox row in the caller's transaction. Nothing is delivered before
+    commit; a rollback drops it."""
+    publish_many(session, [(type, data)])
+
+
+def publish_many(
+    session: Session, events: Iterable[tuple[EventType, Mapping[str, JsonValue]]]
+) -> None:
+    """Add several outbox rows in the caller's transaction (one multi-row insert)."""
+    now = utcnow()
+    rows: list[_Row] = [(EventType(kind), now, json_safe(data)) for kind, data in events]
+    if not rows:
+        return
+    pending: list[_Row] | None = session.info.get(PENDING_KEY)
+    if pending is None:
+        pending = []
+        session.info[PENDING_KEY] = pending
+        _hook(session)
+    pending.extend(rows)
+
+
+def json_safe(data: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    """A plain copy of ``data``; a value JSON cannot carry as it is fails at once."""
+    copied = _copy(dict(data), "data")
+    assert isinstance(copied, dict)
+    return copied
+
+
+def _copy(value: Any, path: str) -> JsonValue:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        out: dict[str, JsonValue] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{path}: keys must be strings, not {key!r}")
+            out[key] = _copy(item, f"{path}.{key}")
+        return out
+    if isinstance(value, list | tuple):
+        return [_copy(item, f"{path}[{n}]") for n, item in enumerate(value)]
+    raise TypeError(f"{path}: {type(value).__name__} is not JSON-safe")
+
+
+def outbox_rows(rows: Iterable[_Row]) -> list[dict[str, Any]]:
+    """Parameters of an insert into the outbox."""
+    return [{"type": str(kind), "occurred_at": at, "data": data} for kind, at, data in rows]
+
+
+def insert_now(session: Session, rows: list[_Row]) -> None:
+    """Insert ``rows`` into the outbox in ``session``'s transaction, taking the
+    outbox lock on PostgreSQL (held until the transaction ends)."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(LOCK_OUTBOX))
+    session.execute(insert(OutboxEvent), outbox_rows(rows))
+    session.info[PUBLISHED_KEY] = True
+
+
+def _hook(session: Session) -> None:
+    if session.info.get(HOOKED_KEY):
+        return
+    session.info[HOOKED_KEY] = True
+
+    @event.listens_for(session, "before_commit")
+    def _write(sess: Session) -> None:
+        rows: list[_Row] = sess.info.pop(PENDING_KEY, None) or []
+        if rows:
+            # The caller's own writes first: nothing may wait for a row lock while
+            # the outbox lock is held.
+            sess.flush()
+            insert_now(sess, rows)
+
+    @event.listens_for(session, "after_commit")
+    def _wake(sess: Session) -> None:
+        if sess.info.pop(PUBLISHED_KEY, False):
+            runtime: Runtime | None = sess.info.get("runtime")
+            if runtime is not None:
+                from tidings.events.dispatch import wake
+
+                wake(runtime)
+
+    @event.listens_for(session, "after_rollback")
+    def _drop(sess: Session) -> None:
+        sess.info.pop(PENDING_KEY, None)
+        sess.info.pop(PUBLISHED_KEY, None)
+
+
+def forget_contact(session: Session, contact_id: int) -> None:
+    """Delete the outbox's events about an erased contact (B10): their data may hold
+    what the person did (a URL with their address in it). Subscribers learn of the
+    erasure from ``contact.erased``, published after this."""
+    session.execute(
+        delete(OutboxEvent).where(OutboxEvent.data["contact_id"].as_integer() == contact_id)
+    )
+
+
+def lock_outbox(session: Session) -> None:
+    """Take the outbox lock now (PostgreSQL; nothing on SQLite).
+
+    For a transaction about to delete a contact: the tracking writer inserts a batch's
+    activities (a key-share lock on each contact) while it holds the outbox lock, so a
+    deleter must hold the outbox lock before its delete, never wait for it after.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(LOCK_OUTBOX))
+
+
+def mark_published(session: Session) -> None:
+    """Wake the dispatcher after this session commits: for writers that insert outbox
+    rows with statements of their own (the tracking writer)."""
+    _hook(session)
+    session.info[PUBLISHED_KEY] = True
