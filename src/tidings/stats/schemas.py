@@ -72,8 +72,8 @@ class ReasonCounts(BaseModel):
 class AutomatedReasons(BaseModel):
     """``automated_reasons``: automated opens and clicks per reason."""
 
-    opens: ReasonCounts
-    clicks: ReasonCounts
+    opens: ReasonCounts = Field(default_factory=ReasonCounts)
+    clicks: ReasonCounts = Field(default_factory=ReasonCounts)
 
 
 class EmailStatistics(BaseModel):
@@ -94,7 +94,7 @@ class EmailStatistics(BaseModel):
     clicks_automated: int
     unsubscribes: int
     complaints: int
-    automated_reasons: AutomatedReasons
+    automated_reasons: AutomatedReasons = Field(default_factory=AutomatedReasons)
     rates: Rates
     links: list[LinkFigures]
     reconciliation: Reconciliation
