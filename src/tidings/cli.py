@@ -19,10 +19,14 @@ api_key_app = typer.Typer(help="Manage REST API keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage admin users.", no_args_is_help=True)
 contacts_app = typer.Typer(help="Import and export contacts.", no_args_is_help=True)
 dkim_app = typer.Typer(help="DKIM signing keys.", no_args_is_help=True)
+bot_data_app = typer.Typer(
+    help="The data files that tell machines from people.", no_args_is_help=True
+)
 app.add_typer(api_key_app, name="api-key")
 app.add_typer(user_app, name="user")
 app.add_typer(contacts_app, name="contacts")
 app.add_typer(dkim_app, name="dkim")
+app.add_typer(bot_data_app, name="bot-data")
 console = Console(stderr=True)
 
 
@@ -367,6 +371,25 @@ def dkim_generate(
     out_console.print(result.dns_line, markup=False)
     out_console.print("Then sign with:", markup=False)
     out_console.print(f"TIDINGS_DKIM={result.setting}", markup=False)
+
+
+@bot_data_app.command("update")
+def bot_data_update(
+    file: Path = typer.Argument(..., help="The new ip_ranges.txt or user_agents.txt."),
+    name: str | None = typer.Option(
+        None, "--as", help="Which data file it replaces (default: the file's own name)."
+    ),
+) -> None:
+    """Validate FILE and replace the data file of its name (restart to apply)."""
+    from tidings.tracking.botdata import BotDataError, install
+
+    if not file.is_file():
+        _fail(f"{file} is not a file")
+    try:
+        target = install(file, get_settings().resolved_data_dir(), name)
+    except (BotDataError, OSError) as exc:
+        _fail(str(exc))
+    console.print(f"Installed {target}. Restart Tidings to use it.", markup=False)
 
 
 def main() -> None:

@@ -193,7 +193,18 @@ def test_concurrent_records_are_group_committed_and_all_stored(
 ) -> None:
     sent = _sent(runtime, consenting=5, anonymous=15, prefix="many")
     deliveries = sent.consenting + sent.anonymous
-    events = [_click(sent, deliveries[i % len(deliveries)], 1 + i % 3) for i in range(600)]
+    # Each recipient clicks once per round, rounds ten seconds apart: people, not a
+    # burst of every link (B7).
+    base = utcnow()
+    events = [
+        _click(
+            sent,
+            deliveries[i % len(deliveries)],
+            1 + i % 3,
+            occurred_at=base + timedelta(seconds=10 * (i // len(deliveries))),
+        )
+        for i in range(600)
+    ]
     writer.start()
 
     async def main() -> None:
@@ -224,7 +235,8 @@ def test_threads_recording_at_once(runtime: Runtime, writer: EventWriter) -> Non
     def click_many(delivery_id: int) -> None:
         try:
             for i in range(50):
-                writer.record_blocking(_click(sent, delivery_id, 1 + i % 3))
+                # Two links: clicking around, not a burst of every link (B7).
+                writer.record_blocking(_click(sent, delivery_id, 1 + i % 2))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 

@@ -45,7 +45,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.writer = writer
-    app.state.classifier = Classifier()
+    app.state.classifier = Classifier.from_data_dir(runtime.settings.resolved_data_dir())
     app.state.access = access()
     errors.install(app)
     for path in TEMPLATE_DIRS:

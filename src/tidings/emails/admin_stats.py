@@ -68,6 +68,7 @@ def figures_context(session: Session, email: Email, live: bool) -> dict[str, Any
         "funnel": views.funnel(stats),
         "rates": views.rates(stats),
         "reconciliation": views.reconciliation(stats),
+        "automated_reasons": views.automated_reasons(stats),
         "links": stats.links,
         "fingerprint": fingerprint(stats),
         "live": live,

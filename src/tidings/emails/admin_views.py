@@ -351,3 +351,58 @@ def email_rows(
             )
         )
     return rows, next_before
+
+
+# What each reason means, in the words of the Statistics tab (B7).
+REASON_WORDS: dict[str, tuple[str, str]] = {
+    "head": (
+        "Link check (HEAD)",
+        "The link was checked without being opened, as link checkers do; browsers never do.",
+    ),
+    "user_agent": (
+        "Scanner or bot",
+        "The program announced itself as a security scanner, crawler or script, or sent "
+        "no browser name at all.",
+    ),
+    "ip_range": (
+        "Security scanner's network",
+        "It came from the network of a mail security service (Microsoft, Proofpoint, "
+        "Barracuda and others) that checks links before the recipient sees them.",
+    ),
+    "honeypot": (
+        "Hidden link followed",
+        "Every message carries a link nobody can see or reach; only a machine follows it. "
+        "What the same message did within seconds of it counts here too.",
+    ),
+    "burst": (
+        "Every link at once",
+        "Several links of one message were followed within 5 seconds, as a scanner "
+        "does; a person clicks one.",
+    ),
+    "prefetch": (
+        "Loaded by a privacy proxy",
+        "The mail app's privacy proxy (Apple Mail Privacy Protection) loaded the "
+        "images whether or not anyone read the message.",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """One reason's line on the Statistics tab."""
+
+    key: str
+    label: str
+    meaning: str
+    opens: int
+    clicks: int
+
+
+def automated_reasons(stats: EmailStatistics) -> list[ReasonRow]:
+    """Every reason, with what it means and its automated opens and clicks."""
+    opens = stats.automated_reasons.opens.model_dump()
+    clicks = stats.automated_reasons.clicks.model_dump()
+    return [
+        ReasonRow(key, label, meaning, opens.get(key, 0), clicks.get(key, 0))
+        for key, (label, meaning) in REASON_WORDS.items()
+    ]

@@ -20,10 +20,16 @@ from tidings.emails import rendering
 from tidings.emails.sandbox import TemplateLimitError
 from tidings.sending import footer
 from tidings.sending.dkim import DkimKeyRef, DkimSigner
-from tidings.sending.message import MessageSkeleton, add_pixel, list_id
+from tidings.sending.message import MessageSkeleton, add_honeypot, add_pixel, list_id
 from tidings.sending.smtp import wire_data
 from tidings.sending.verp import ReturnPaths
-from tidings.tracking.tokens import TokenSigner, click_path, open_path, unsubscribe_path
+from tidings.tracking.tokens import (
+    TokenSigner,
+    click_path,
+    honeypot_path,
+    open_path,
+    unsubscribe_path,
+)
 
 TEST_PREFIX = "[Test] "
 
@@ -182,6 +188,7 @@ class Composer:
         html = message.html
         if not spec.test:
             html = add_pixel(html, base + open_path(signer, delivery_id, spec.email_id))
+            html = add_honeypot(html, base + honeypot_path(signer, delivery_id, spec.email_id))
         to_name = " ".join(p for p in (contact["first_name"], contact["last_name"]) if p) or None
         address = to_address or contact["email"]
         data = self.skeleton.build(

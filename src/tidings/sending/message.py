@@ -64,6 +64,27 @@ def pixel_tag(url: str) -> str:
     )
 
 
+def honeypot_tag(url: str) -> str:
+    """The hidden link only machines follow (B7): no text, not displayed, hidden from
+    screen readers and out of the tab order."""
+    return (
+        f'<a href="{url}" aria-hidden="true" tabindex="-1" '
+        'style="display:none !important;mso-hide:all;font-size:0;line-height:0;'
+        'max-height:0;overflow:hidden;"></a>'
+    )
+
+
+def add_honeypot(html: str, url: str) -> str:
+    """Insert the honeypot link right after ``<body ...>`` (before every other link, so
+    a link checker meets it first), or at the start."""
+    lower = html.lower()
+    start = lower.find("<body")
+    end = lower.find(">", start) if start != -1 else -1
+    if end == -1:
+        return honeypot_tag(url) + html
+    return html[: end + 1] + honeypot_tag(url) + html[end + 1 :]
+
+
 def add_pixel(html: str, url: str) -> str:
     """Insert the pixel just before ``</body>``, or at the end."""
     tag = pixel_tag(url)

@@ -58,6 +58,24 @@ class Reconciliation(BaseModel):
     explanation: str
 
 
+class ReasonCounts(BaseModel):
+    """Automated interactions by the reason they were told from people's (B7)."""
+
+    head: int = Field(0, description="HEAD requests (link checkers)")
+    user_agent: int = Field(0, description="a scanner, bot or empty user agent")
+    ip_range: int = Field(0, description="from a mail security scanner's network")
+    honeypot: int = Field(0, description="the hidden link, and what came with it")
+    burst: int = Field(0, description="every link of a message within seconds")
+    prefetch: int = Field(0, description="an open loaded by a privacy proxy")
+
+
+class AutomatedReasons(BaseModel):
+    """``automated_reasons``: automated opens and clicks per reason."""
+
+    opens: ReasonCounts = Field(default_factory=ReasonCounts)
+    clicks: ReasonCounts = Field(default_factory=ReasonCounts)
+
+
 class EmailStatistics(BaseModel):
     """Counters, rates, per-link figures and reconciliation of one email."""
 
@@ -76,6 +94,7 @@ class EmailStatistics(BaseModel):
     clicks_automated: int
     unsubscribes: int
     complaints: int
+    automated_reasons: AutomatedReasons = Field(default_factory=AutomatedReasons)
     rates: Rates
     links: list[LinkFigures]
     reconciliation: Reconciliation

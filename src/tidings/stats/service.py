@@ -10,12 +10,20 @@ from sqlalchemy.orm import Session
 
 from tidings.emails.models import Link
 from tidings.sending.models import SENT_STATE_VALUES, Delivery, DeliveryCounts
-from tidings.stats.models import COUNTER_FIELDS, EmailStats, LinkStats, TimelineBucket
+from tidings.stats.models import (
+    COUNTER_FIELDS,
+    AutomatedReasonCount,
+    EmailStats,
+    LinkStats,
+    TimelineBucket,
+)
 from tidings.stats.schemas import (
+    AutomatedReasons,
     EmailStatistics,
     LinkFigures,
     Rate,
     Rates,
+    ReasonCounts,
     Reconciliation,
     TimelinePoint,
 )
@@ -55,6 +63,7 @@ def email_statistics(*, session: Session, email_id: int) -> EmailStatistics:
         bounced_soft=deliveries.bounced_soft,
         bounced_hard=deliveries.bounced_hard,
         **counters,
+        automated_reasons=automated_reasons(session=session, email_id=email_id),
         rates=Rates(
             open_rate=Rate.of_counts(counters["opens_unique"], delivered, "delivered"),
             click_rate=Rate.of_counts(counters["clicks_unique"], delivered, "delivered"),
@@ -73,6 +82,21 @@ def email_statistics(*, session: Session, email_id: int) -> EmailStatistics:
             clicks_automated=counters["clicks_automated"],
             explanation=EXPLANATION,
         ),
+    )
+
+
+def automated_reasons(*, session: Session, email_id: int) -> AutomatedReasons:
+    """The email's automated opens and clicks per reason (B7)."""
+    counts: dict[str, dict[str, int]] = {"open": {}, "click": {}}
+    for kind, reason, count in session.execute(
+        select(
+            AutomatedReasonCount.kind, AutomatedReasonCount.reason, AutomatedReasonCount.count
+        ).where(AutomatedReasonCount.email_id == email_id)
+    ):
+        if kind in counts and reason in ReasonCounts.model_fields:
+            counts[kind][reason] = int(count)
+    return AutomatedReasons(
+        opens=ReasonCounts(**counts["open"]), clicks=ReasonCounts(**counts["click"])
     )
 
 

@@ -32,6 +32,8 @@ class BatchOutcome:
     activities: int = 0
     groups_exist: bool = False  # asked in the batch's first round trip
     markers: list[Marker] = field(default_factory=list)  # all exist once committed
+    effects: list[rules.Effect | None] = field(default_factory=list)  # one per event
+    removed_markers: list[Marker] = field(default_factory=list)  # deleted by a burst
 
 
 def apply_batch(
@@ -42,8 +44,12 @@ def apply_batch(
     policy: TrackingPolicy,
     commit: bool = False,
     known: KnownMarkers | None = None,
+    take_back: Sequence[tuple[rules.Effect, str]] = (),
 ) -> BatchOutcome:
     """Record ``events``; the caller commits the session.
+
+    ``take_back``: earlier human events found automated (``bursts``), undone in the
+    same transaction.
 
     ``windows`` must know the window of every email of the batch's human events
     (``CountingWindows.prepare``, before the session's transaction began): the marker
@@ -64,8 +70,9 @@ def apply_batch(
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         return _apply(
-            conn, session, events, windows=windows, policy=policy, commit=commit, known=known
-        )
+            conn, session, events, windows=windows, policy=policy, commit=commit, known=known,
+            take_back=take_back,
+        )  # fmt: skip
     except dbapi_error as exc:
         # As SQLAlchemy would have raised it, so the writer tells a refused batch
         # (split and retry) from a transient failure (retry) the same way.
@@ -84,6 +91,7 @@ def _apply(
     policy: TrackingPolicy,
     commit: bool,
     known: KnownMarkers | None,
+    take_back: Sequence[tuple[rules.Effect, str]],
 ) -> BatchOutcome:
     sql = statements.for_dialect(conn.dialect.name)
     cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -98,10 +106,13 @@ def _apply(
         session, rules.subjects_of(events, contacts), max(e.occurred_at for e in events)
     )
     tally = rules.tally(
-        events, keys=keys, contacts=contacts, allowed=allowed, fresh=fresh, time=sql.time
-    )
+        events, keys=keys, contacts=contacts, allowed=allowed, fresh=fresh, time=sql.time,
+        take_back=take_back,
+    )  # fmt: skip
     sql.write(cur, tally, commit=commit)
     outcome.identified_contacts = tally.identified_contacts
-    outcome.activities = len(tally.activities)
+    outcome.activities = len(tally.activities) + len(tally.removed_activities)
+    outcome.effects = tally.effects
+    outcome.removed_markers = tally.removed_markers
     cur.close()
     return outcome

@@ -49,6 +49,12 @@ class KnownMarkers:
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)
 
+    def discard(self, markers: list[Marker]) -> None:
+        """Forget ``markers``: deleted (a burst took back what they counted)."""
+        for marker in markers:
+            self._current.discard(marker)
+            self._previous.discard(marker)
+
     def add_committed(self, markers: list[Marker]) -> None:
         """Remember ``markers``, all of them committed."""
         self._current.update(markers)

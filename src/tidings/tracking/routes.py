@@ -22,7 +22,7 @@ from tidings.emails.links import is_trackable
 from tidings.runtime import Runtime
 from tidings.tracking import tokens
 from tidings.tracking import unsubscribe as unsub
-from tidings.tracking.classifier import Interaction
+from tidings.tracking.classifier import Interaction, Reason
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent
 from tidings.tracking.services import TrackingServices
 from tidings.tracking.writer import WriterUnavailable
@@ -117,6 +117,28 @@ async def open_pixel(request: Request) -> Response:
     return Response(PIXEL, media_type="image/gif", headers=NO_STORE)
 
 
+async def honeypot(request: Request) -> Response:
+    """The hidden link: nobody reading the message can see or reach it, so whatever
+    follows it is a machine. Recorded as an automated click of the email; the writer
+    takes the delivery's other interactions of the burst window with it."""
+    data = _services(request).signer.read(tokens.HONEYPOT, request.path_params["token"])
+    if data is None:
+        return _invalid(request)
+    event = TrackedEvent(
+        kind=CLICK,
+        delivery_id=data.delivery_id,
+        email_id=data.link_id,  # honeypot tokens sign the email id in the link slot
+        link_id=None,
+        url=None,
+        occurred_at=utcnow(),
+        automated=True,
+        automated_reason=Reason.HONEYPOT.value,
+    )
+    with contextlib.suppress(WriterUnavailable):
+        await request.app.state.writer.record(event)
+    return Response(status_code=204, headers={**NO_STORE, "X-Robots-Tag": "noindex"})
+
+
 async def unsubscribe(request: Request) -> Response:
     """GET/HEAD show a confirmation page; POST unsubscribes at once (one-click, B8)."""
     runtime = _runtime(request)
@@ -159,6 +181,7 @@ def _unsubscribe(
 routes = [
     Route("/t/c/{token}", click, methods=["GET", "HEAD"]),
     Route("/t/o/{token}.gif", open_pixel, methods=["GET", "HEAD"]),
+    Route("/t/h/{token}", honeypot, methods=["GET", "HEAD"]),
     Route("/u/{token}", unsubscribe, methods=["GET", "HEAD", "POST"]),
 ]
 ERROR = "tidings.error"  # scope key: the error ``_answer_error`` answers

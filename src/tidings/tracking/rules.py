@@ -46,6 +46,32 @@ LINK_COUNTERS = ("clicks_total", "clicks_unique", "clicks_automated")
 _O, _C, _L = MarkerKind.OPENED, MarkerKind.CLICKED, MarkerKind.CLICKED_LINK
 
 
+@dataclass(slots=True)
+class Effect:
+    """What one human event counted, so that a burst seen seconds later can take it
+    back (``take_back``)."""
+
+    delivery_id: int
+    email_id: int
+    link_id: int | None
+    kind: str
+    occurred_at: datetime
+    at: Any  # as the store wrote it
+    contact_id: int | None  # set when identified
+    opened: bool  # counted in opens_total
+    first_open: bool
+    unique_click: bool
+    unique_link: bool
+    activities: list[ActivityRow]
+    markers: list[Marker]
+
+
+# (email_id, kind, reason) -> count
+ReasonKey = tuple[int, str, str]
+# (email_id, link_id, type, occurred_at as stored, reason)
+Reclassified = tuple[int, int | None, str, Any, str]
+
+
 @dataclass
 class Tally:
     """What one batch writes: rows to insert and counters to add."""
@@ -57,6 +83,13 @@ class Tally:
     # (email_id, hour) -> [opens, clicks]
     timeline: dict[tuple[int, datetime], list[int]] = field(default_factory=dict)
     identified_contacts: set[int] = field(default_factory=set)
+    reasons: dict[ReasonKey, int] = field(default_factory=dict)
+    # one per event, None for automated ones
+    effects: list[Effect | None] = field(default_factory=list)
+    # taken back by a burst: rows to mark automated, activities and markers to delete
+    reclassified: list[Reclassified] = field(default_factory=list)
+    removed_activities: list[ActivityRow] = field(default_factory=list)
+    removed_markers: list[Marker] = field(default_factory=list)
 
 
 def markers_of(events: Iterable[TrackedEvent], keys: Mapping[int, bytes]) -> list[Marker]:
@@ -104,6 +137,7 @@ def tally(
     allowed: Mapping[Subject, int | None],
     fresh: set[Marker],
     time: Callable[[datetime], Any],
+    take_back: Sequence[tuple[Effect, str]] = (),
 ) -> Tally:
     """The rows and counter deltas of ``events``, in order.
 
@@ -111,7 +145,8 @@ def tally(
     contact per delivery (none: erased); ``allowed``: the policy's consent id per
     allowed (contact, email); ``fresh``: the markers of this batch that were not
     recorded before, consumed as events claim them; ``time``: an event time as the
-    store writes it.
+    store writes it; ``take_back``: earlier human events a burst or honeypot hit has
+    shown to be automated, with the reason.
     """
     result = Tally()
     email_deltas: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -120,6 +155,8 @@ def tally(
     event_rows = result.events
     activity_rows = result.activities
     identified_contacts = result.identified_contacts
+    reasons: dict[ReasonKey, int] = defaultdict(int)
+    effects = result.effects
 
     for e in events:
         email_id = e.email_id
@@ -137,13 +174,19 @@ def tally(
             stats["opens_automated" if e.kind == OPEN else "clicks_automated"] += 1
             if e.kind == CLICK and e.link_id is not None:
                 link_deltas[e.link_id]["clicks_automated"] += 1
+            reasons[(email_id, e.kind, e.automated_reason or "")] += 1
+            effects.append(None)
             continue
         key = keys.get(e.delivery_id)
-        first_open = False
+        first_open = unique_click = unique_link = False
+        first_activity = len(activity_rows)
+        markers: list[Marker] = []
         if key is not None:
             open_marker: Marker = (email_id, _O, 0, key)
             first_open = open_marker in fresh
-            fresh.discard(open_marker)
+            if first_open:
+                fresh.discard(open_marker)
+                markers.append(open_marker)
         hour = (email_id, e.occurred_at.replace(minute=0, second=0, microsecond=0))
         bucket = timeline.get(hour)
         if bucket is None:
@@ -168,6 +211,8 @@ def tally(
                 if click_marker in fresh:
                     fresh.discard(click_marker)
                     stats["clicks_unique"] += 1
+                    unique_click = True
+                    markers.append(click_marker)
             if e.link_id is not None:
                 link_delta = link_deltas[e.link_id]
                 link_delta["clicks_total"] += 1
@@ -176,13 +221,65 @@ def tally(
                     if link_marker in fresh:
                         fresh.discard(link_marker)
                         link_delta["clicks_unique"] += 1
+                        unique_link = True
+                        markers.append(link_marker)
             if identified:
                 activity_rows.append(
                     (contact_id, CLICKED, email_id, e.link_id, e.url, None, consent_id, at)
                 )
         if identified and contact_id is not None:
             identified_contacts.add(contact_id)
+        effects.append(
+            Effect(
+                e.delivery_id, email_id, e.link_id, e.kind, e.occurred_at, at,
+                contact_id if identified else None, e.kind == OPEN or first_open,
+                first_open, unique_click, unique_link, activity_rows[first_activity:], markers,
+            )
+        )  # fmt: skip
 
+    for effect, reason in take_back:
+        _take_back(result, effect, reason, email_deltas, link_deltas, reasons)
+    result.reasons = reasons
     result.email_deltas = email_deltas
     result.link_deltas = link_deltas
     return result
+
+
+def _take_back(
+    result: Tally,
+    f: Effect,
+    reason: str,
+    email_deltas: dict[int, dict[str, int]],
+    link_deltas: dict[int, dict[str, int]],
+    reasons: dict[ReasonKey, int],
+) -> None:
+    """Undo what the human event ``f`` counted and count it as automated instead."""
+    stats = email_deltas[f.email_id]
+    hour = (f.email_id, f.occurred_at.replace(minute=0, second=0, microsecond=0))
+    bucket = result.timeline.setdefault(hour, [0, 0])
+    if f.opened:
+        stats["opens_total"] -= 1
+        bucket[0] -= 1
+    if f.first_open:
+        stats["opens_unique"] -= 1
+    if f.kind == CLICK:
+        stats["clicks_total"] -= 1
+        stats["clicks_identified" if f.contact_id is not None else "clicks_anonymous"] -= 1
+        stats["clicks_automated"] += 1
+        bucket[1] -= 1
+        if f.unique_click:
+            stats["clicks_unique"] -= 1
+        if f.link_id is not None:
+            link_delta = link_deltas[f.link_id]
+            link_delta["clicks_total"] -= 1
+            link_delta["clicks_automated"] += 1
+            if f.unique_link:
+                link_delta["clicks_unique"] -= 1
+    else:
+        stats["opens_automated"] += 1
+    reasons[(f.email_id, f.kind, reason)] += 1
+    result.reclassified.append((f.email_id, f.link_id, f.kind, f.at, reason))
+    result.removed_activities.extend(f.activities)
+    result.removed_markers.extend(f.markers)
+    if f.contact_id is not None:
+        result.identified_contacts.add(f.contact_id)

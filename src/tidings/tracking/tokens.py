@@ -23,6 +23,7 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 CLICK = b"c"
 OPEN = b"o"
 UNSUBSCRIBE = b"u"
+HONEYPOT = b"h"
 
 
 def _varint(value: int) -> bytes:
@@ -121,6 +122,11 @@ def click_path(signer: TokenSigner, delivery_id: int, link_id: int) -> str:
 def open_path(signer: TokenSigner, delivery_id: int, email_id: int) -> str:
     """Path of the open pixel; the signed email id spares a lookup per open."""
     return f"/t/o/{signer.make(OPEN, delivery_id, email_id)}.gif"
+
+
+def honeypot_path(signer: TokenSigner, delivery_id: int, email_id: int) -> str:
+    """Path of the hidden link only machines follow (B7)."""
+    return f"/t/h/{signer.make(HONEYPOT, delivery_id, email_id)}"
 
 
 def unsubscribe_path(signer: TokenSigner, delivery_id: int) -> str:

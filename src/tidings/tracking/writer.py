@@ -20,9 +20,11 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from tidings.consent.policy import TrackingPolicy, tracking_policy
+from tidings.db.base import utcnow
 from tidings.events.publish import mark_published
 from tidings.jobs.loop import BackgroundLoop
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
+from tidings.tracking.bursts import BurstWatch
 from tidings.tracking.events import TrackedEvent, TrackingWriter
 from tidings.tracking.windows import CountingWindows
 
@@ -117,6 +119,7 @@ class EventWriter(BackgroundLoop):
         self.on_committed = on_committed
         self.known_markers = KnownMarkers()
         self.windows = CountingWindows(runtime.sessions, runtime.settings.counting_window_days)
+        self.bursts = BurstWatch(runtime.sessions)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.batches = 0
         self.events = 0
@@ -188,16 +191,20 @@ class EventWriter(BackgroundLoop):
         error: BaseException | None = None
         for attempt in range(_ATTEMPTS):
             try:
-                # Unknown windows are read in a transaction of their own, before the
-                # batch's (on SQLite the batch's holds the write lock).
-                self.windows.prepare(events)
+                # Unknown windows and link counts are read in a transaction of their
+                # own, before the batch's (on SQLite the batch's holds the write lock).
+                self.bursts.prepare(events)
+                plan = self.bursts.screen(events)
+                self.windows.prepare(plan.events)
                 with self.runtime.session() as session:
                     outcome = apply_batch(
-                        session, events, windows=self.windows, policy=self.policy,
-                        commit=True, known=self.known_markers,
+                        session, plan.events, windows=self.windows, policy=self.policy,
+                        commit=True, known=self.known_markers, take_back=plan.take_back,
                     )  # fmt: skip
                     self._after_commit(session, outcome)
+                self.known_markers.discard(outcome.removed_markers)
                 self.known_markers.add_committed(outcome.markers)
+                self.bursts.settle(plan, outcome.effects, utcnow())
                 return outcome, None
             except DBAPIError as exc:
                 error = exc

@@ -75,6 +75,32 @@ TIMELINE = (
     f"ON CONFLICT (email_id, bucket) DO UPDATE SET opens = {t.TIMELINE}.opens + "
     f"excluded.opens, clicks = {t.TIMELINE}.clicks + excluded.clicks"
 )
+REASONS = (
+    f"INSERT INTO {t.REASONS} (email_id, kind, reason, count) VALUES (%s, %s, %s, %s) "  # noqa: S608
+    f"ON CONFLICT (email_id, kind, reason) DO UPDATE SET count = {t.REASONS}.count + "
+    "excluded.count"
+)
+# A burst's corrections (rare): one row each, found by what it holds.
+RECLASSIFY = (
+    f"UPDATE {t.EVENTS} SET automated = true, automated_reason = %s, identified = false "  # noqa: S608
+    f"WHERE id = (SELECT id FROM {t.EVENTS} WHERE email_id = %s "
+    "AND link_id IS NOT DISTINCT FROM %s::bigint AND type = %s AND occurred_at = %s "
+    "AND NOT automated LIMIT 1)"
+)
+CHANGED = (
+    f"INSERT INTO {t.OUTBOX} (type, occurred_at, data) SELECT "  # noqa: S608
+    f"'{EventType.CONTACT_CHANGED.value}', now(), json_build_object('contact_id', c) "
+    "FROM unnest(%s::bigint[]) AS u(c)"
+)
+REMOVE_ACTIVITY = (
+    f"DELETE FROM {t.ACTIVITIES} WHERE id = (SELECT id FROM {t.ACTIVITIES} "  # noqa: S608
+    "WHERE contact_id = %s AND type = %s AND email_id = %s "
+    "AND link_id IS NOT DISTINCT FROM %s::bigint AND occurred_at = %s LIMIT 1)"
+)
+REMOVE_MARKER = (
+    f"DELETE FROM {t.MARKERS} WHERE email_id = %s AND kind = %s AND link_id = %s "  # noqa: S608
+    "AND recipient_key = %s"
+)
 
 _Encoder = Callable[[Sequence[Any]], str]
 EVENT_ARRAYS: tuple[_Encoder, ...] = (
@@ -170,12 +196,31 @@ class PostgresStatements:
             ]
             if buckets:
                 cur.executemany(TIMELINE, buckets)
-            if tally.activities:
+            if tally.reasons:
+                cur.executemany(REASONS, [(*k, n) for k, n in sorted(tally.reasons.items())])
+            if tally.reclassified:
+                cur.executemany(
+                    RECLASSIFY,
+                    [(r, e, link, kind, at) for e, link, kind, at, r in tally.reclassified],
+                )
+            if tally.removed_activities:
+                cur.executemany(
+                    REMOVE_ACTIVITY,
+                    [(r[0], r[1], r[2], r[3], r[7]) for r in tally.removed_activities],
+                )
+            if tally.removed_markers:
+                cur.executemany(REMOVE_MARKER, tally.removed_markers)
+            taken_back = sorted({row[0] for row in tally.removed_activities if row[0] is not None})
+            if tally.activities or taken_back:
                 # Last: nothing may wait for a row lock while the outbox lock is held
                 # (an activity's key-share lock on its contact cannot: a contact is
                 # deleted only by a transaction holding the outbox lock already).
                 cur.execute(LOCK_OUTBOX)
+            if tally.activities:
                 cur.execute(ACTIVITIES, _arrays(tally.activities, ACTIVITY_ARRAYS))
+            if taken_back:
+                # A burst took activities back: the contacts' groups follow.
+                cur.execute(CHANGED, (pg_arrays.ints(taken_back),))
             if commit:
                 # A statement, not ``connection.commit()``, which would sync the
                 # pipeline on its own: this way the writes, the COMMIT and its answer

@@ -42,6 +42,27 @@ TIMELINE = (
     f"excluded.opens, clicks = {t.TIMELINE}.clicks + excluded.clicks"
 )
 
+REASONS = (
+    f"INSERT INTO {t.REASONS} (email_id, kind, reason, count) VALUES (?, ?, ?, ?) "  # noqa: S608
+    f"ON CONFLICT (email_id, kind, reason) DO UPDATE SET count = {t.REASONS}.count + "
+    "excluded.count"
+)
+# A burst's corrections (rare): one row each, found by what it holds.
+RECLASSIFY = (
+    f"UPDATE {t.EVENTS} SET automated = 1, automated_reason = ?, identified = 0 "  # noqa: S608
+    f"WHERE id = (SELECT id FROM {t.EVENTS} WHERE email_id = ? AND link_id IS ? "
+    "AND type = ? AND occurred_at = ? AND automated = 0 LIMIT 1)"
+)
+REMOVE_ACTIVITY = (
+    f"DELETE FROM {t.ACTIVITIES} WHERE id = (SELECT id FROM {t.ACTIVITIES} "  # noqa: S608
+    "WHERE contact_id = ? AND type = ? AND email_id = ? AND link_id IS ? "
+    "AND occurred_at = ? LIMIT 1)"
+)
+REMOVE_MARKER = (
+    f"DELETE FROM {t.MARKERS} WHERE email_id = ? AND kind = ? AND link_id = ? "  # noqa: S608
+    "AND recipient_key = ?"
+)
+
 
 def _in_list(count: int) -> str:
     return "(" + ", ".join(["?"] * count) + ")"
@@ -107,6 +128,31 @@ class SqliteStatements:
         ]
         if buckets:
             cur.executemany(TIMELINE, buckets)
+        if tally.reasons:
+            cur.executemany(REASONS, [(*key, n) for key, n in sorted(tally.reasons.items())])
+        if tally.reclassified:
+            cur.executemany(
+                RECLASSIFY,
+                [(reason, e, link, kind, at) for e, link, kind, at, reason in tally.reclassified],
+            )
+        if tally.removed_activities:
+            cur.executemany(
+                REMOVE_ACTIVITY, [(r[0], r[1], r[2], r[3], r[7]) for r in tally.removed_activities]
+            )
+            # A burst took activities back: the contacts' groups follow.
+            now = self.time(datetime.now(UTC))
+            changed = EventType.CONTACT_CHANGED.value
+            cur.executemany(
+                OUTBOX,
+                [
+                    (changed, now, json.dumps({"contact_id": contact_id}))
+                    for contact_id in sorted(
+                        {r[0] for r in tally.removed_activities if r[0] is not None}
+                    )
+                ],
+            )
+        if tally.removed_markers:
+            cur.executemany(REMOVE_MARKER, tally.removed_markers)
 
     def _activities(self, cur: Any, rows: list[Any]) -> None:
         """Insert the activities and their ``activity.created`` events."""

@@ -6,7 +6,7 @@ from tidings.activities.models import Activity
 from tidings.events.models import OutboxEvent
 from tidings.groups.models import ContactGroup
 from tidings.sending.models import Delivery
-from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
+from tidings.stats.models import AutomatedReasonCount, EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.models import TrackingEvent, UniqueMarker
 
 EVENTS = TrackingEvent.__tablename__
@@ -18,6 +18,7 @@ TIMELINE = TimelineBucket.__tablename__
 DELIVERIES = Delivery.__tablename__
 GROUPS = ContactGroup.__tablename__
 OUTBOX = OutboxEvent.__tablename__
+REASONS = AutomatedReasonCount.__tablename__
 
 EVENT_COLUMNS = "email_id, link_id, type, occurred_at, automated, automated_reason, identified"
 ACTIVITY_COLUMNS = "contact_id, type, email_id, link_id, value, details, consent_id, occurred_at"
