@@ -31,7 +31,6 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
-from tidings.bounces.suppression import skip_suppressed
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails import rendering
@@ -356,7 +355,9 @@ class MailoutRunner:
                         .values(status=DeliveryStatus.SKIPPED.value, error="contact erased")
                     )
                 # Suppressed since the snapshot, or known only by the address's hash.
-                blocked = skip_suppressed(session, [(r[0], r[2]) for r in rows if r[1] is not None])
+                blocked = gate.skip_suppressed(
+                    session, [(r[0], r[2]) for r in rows if r[1] is not None]
+                )
                 # Refused since the mailout started (an opt-out).
                 refused = set(
                     session.scalars(
