@@ -212,18 +212,6 @@ def list_page(
     return SuppressionPage(rows[:limit], next_cursor)
 
 
-def to_dict(row: Suppression) -> dict[str, Any]:
-    """The API shape of a suppression (``email`` is null once the contact was erased)."""
-    return {
-        "id": row.id,
-        "email": row.email,
-        "reason": row.reason,
-        "detail": row.detail,
-        "delivery_id": row.delivery_id,
-        "created_at": row.created_at.isoformat(),
-    }
-
-
 def not_suppressed(email_column: Any) -> Any:
     """SQL condition: no suppression holds this address in clear (for the mailout
     snapshot; suppressions kept only as a hash are caught by ``sending.gate.skip_suppressed``)."""
