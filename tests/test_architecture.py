@@ -328,3 +328,23 @@ def test_the_kit_may_not_import_a_domain_and_new_packages_need_a_layer(tmp_path:
     uphill, unplaced, _ = check(root)
     assert [f.importer for f in uphill] == ["tidings.web.deps"]
     assert unplaced == ["novel"]
+
+
+def test_the_picture_in_the_docs_matches_the_layers() -> None:
+    """docs/architecture.md opens with the layers, top first, as ``DOMAIN`` holds them."""
+    doc = (SRC.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    picture = doc.split("## Layers", 1)[1].split("```")[1]
+    names = {name for row in DOMAIN for name in row}
+    pictured: list[str] = []
+    for line in picture.splitlines():
+        words = line.replace("·", " ").replace("(", " ").split()
+        pictured.extend(word for word in words if word in names and word not in pictured)
+    expected = [name for row in reversed(DOMAIN) for name in row]
+    # Peers share a line: compare rows as sets, in order.
+    assert sorted(pictured) == sorted(expected)
+    rank = {name: number for number, row in enumerate(DOMAIN) for name in row}
+    assert [rank[name] for name in pictured] == sorted(
+        (rank[name] for name in pictured), reverse=True
+    )
+    for name in KIT - {"tidings"}:
+        assert name in picture.split("kit", 1)[1], f"{name} missing from the kit's row"
