@@ -3,9 +3,9 @@
 A click waits a few milliseconds for its batch to commit. With CPython's default
 young generation (a collection every 700 net allocations) its request objects were
 still alive at one or two collections and got promoted, and the promotions soon
-triggered full collections: in the web process, 20 in ten seconds of load, each
-walking every object of the loaded application (about 140,000) and holding every
-request for 60-100 ms. Two settings, for the processes that serve:
+triggered full collections, each walking every object of the loaded application and
+holding every request meanwhile (figures in bench/README.md, "Measurements behind the
+code"). Two settings, for the processes that serve:
 
 - ``gc.freeze()`` once start-up is done: the application's own objects (modules,
   routes, templates, metadata) leave the collector's sight, so a full collection

@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tidings.assembly.app import create_app
-from tidings.bounces import suppression
-from tidings.bounces.models import SuppressionReason
 from tidings.contacts import service as contacts
 from tidings.privacy.erasure import erase_contact
 from tidings.runtime import Runtime
+from tidings.suppression import service as suppression
+from tidings.suppression.models import SuppressionReason
 
 BASE = "/api/v1/suppressions"
 

@@ -12,7 +12,6 @@ from sqlalchemy import func, select, text, update
 
 from tests.bounces.fixtures import load
 from tests.support import world
-from tidings.bounces import suppression
 from tidings.bounces.listener import BounceListener, parse_listen_address, start_from_settings
 from tidings.bounces.models import Bounce
 from tidings.config import Settings
@@ -23,6 +22,7 @@ from tidings.sending import verp
 from tidings.sending.models import Delivery, DeliveryStatus
 from tidings.sending.service import start_mailout
 from tidings.stats.service import email_statistics
+from tidings.suppression import service as suppression
 
 MAX_BYTES = 100_000
 

@@ -10,8 +10,7 @@ from sqlalchemy import select, text, update
 
 from tests.support import world
 from tests.support.smtp import SmtpSink
-from tidings.bounces import suppression
-from tidings.bounces.models import Bounce, BounceKind, Suppression, SuppressionReason
+from tidings.bounces.models import Bounce, BounceKind
 from tidings.bounces.service import record_bounce, record_complaint
 from tidings.contacts import service as contacts
 from tidings.lists import service as lists
@@ -22,6 +21,8 @@ from tidings.sending.models import Delivery, DeliveryStatus
 from tidings.sending.runner import MailoutRunner
 from tidings.sending.service import start_mailout
 from tidings.stats.service import email_statistics
+from tidings.suppression import service as suppression
+from tidings.suppression.models import Suppression, SuppressionReason
 
 AT = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 TARGET = "person0@example.com"

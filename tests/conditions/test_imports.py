@@ -33,3 +33,17 @@ def test_conditions_import_none_of_their_users() -> None:
         if name.startswith(USERS)
     }
     assert not bad, sorted(bad)
+
+
+def test_tables_read_by_name_match_their_models() -> None:
+    """Conditions read the deliveries and emails tables by name (they sit below
+    sending and emails); the names must stay those of the real tables."""
+    from tidings.conditions import targets
+    from tidings.conditions.kinds import received_email
+    from tidings.emails.models import Email
+    from tidings.sending.models import Delivery, DeliveryStatus
+
+    assert DeliveryStatus.SENT.value == received_email.SENT_STATUS
+    for named, model in ((received_email._table, Delivery), (targets._emails, Email)):
+        assert named.name == model.__tablename__
+        assert set(named.c.keys()) <= set(model.__table__.c.keys())

@@ -192,7 +192,7 @@ def test_groups_rebuild_and_update_with_it(session: Session, left_list: Kind) ->
     # The incremental update (Python) agrees with the rebuild (SQL) and changes nothing.
     assert membership.update_contacts(session, [gone, staying]) == []
     session.execute(
-        Subscription.__table__.update()
+        Subscription.__table__.update()  # type: ignore[attr-defined]
         .where(_subscriptions.contact_id == staying)
         .values(status="unsubscribed")
     )

@@ -118,7 +118,7 @@ def test_starters_keep_their_pictures_on_the_instance() -> None:
         for w in builder.walk(s.document)
         if w["type"] == "image"
     }
-    from tidings.assembly.app import STATIC_DIR
+    from tidings.web.pages import STATIC_DIR
 
     for url in urls:
         assert (STATIC_DIR / url.removeprefix(f"{BASE}/static/")).is_file(), url

@@ -252,7 +252,7 @@ def test_templates_render_many_recipients_independently() -> None:
             last_name=None,
             fields=None,
         )
-        message = rendering.render(compiled, contact, lambda p, _u, i=index: f"https://t/{i}/{p}")
+        message = rendering.render(compiled, contact, lambda p, _u, i=index: f"https://t/{i}/{p}")  # type: ignore[misc]
         seen.append((message.subject, message.destinations[4], message.text.count(f"t/{index}/")))
     assert seen == [
         ("Hi P0", "https://example.com/u/0", 4),

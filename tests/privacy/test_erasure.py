@@ -16,10 +16,10 @@ import httpx
 from sqlalchemy import JSON, LargeBinary, String, Text, select
 
 from tests.support import world
+from tests.support.admin import signed_in
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui
-from tests.web.test_contacts_ui import signed_in
 from tidings.auth.service import create_user
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts

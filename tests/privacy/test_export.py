@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 from tests.privacy.test_erasure import TARGET, build_rich
+from tests.support.admin import signed_in
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
-from tests.web.test_contacts_ui import signed_in
 from tidings.runtime import Runtime
 
 

@@ -76,7 +76,7 @@ def _statuses(runtime: Runtime, mailout_id: int) -> dict[str, set[str]]:
         emails = dict(session.execute(select(Contact.id, Contact.email)).all())
     found: dict[str, set[str]] = {}
     for status, contact_id in rows:
-        found.setdefault(status, set()).add(emails[contact_id])
+        found.setdefault(status, set()).add(emails[contact_id])  # type: ignore[index]
     return found
 
 

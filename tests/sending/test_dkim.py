@@ -60,7 +60,7 @@ def _generate(
     return setting.group(1), txt
 
 
-def _dns(records: dict[str, str]):  # type: ignore[no-untyped-def]
+def _dns(records: dict[str, str]):
     def lookup(name: bytes, timeout: int = 5) -> bytes | None:
         value = records.get(name.decode().rstrip("."))
         return value.encode() if value is not None else None

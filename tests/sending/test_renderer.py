@@ -128,7 +128,7 @@ def test_render_processes_compose_the_same_messages_in_order(
     assert len(pool.pids) == processes and os.getpid() not in pool.pids
     got = [_comparable(m) for m in pool.compose(recipients)]
     assert got == _expected(recipients)
-    assert isinstance(got[BROKEN], NotComposed) and "ZeroDivisionError" in got[BROKEN].error
+    assert isinstance(got[BROKEN], NotComposed) and "ZeroDivisionError" in got[BROKEN].error  # type: ignore[attr-defined]
     assert (pool.restarts, pool.recomposed) == (0, 0)
     pids = pool.pids
     pool.close()

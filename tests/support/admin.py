@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import httpx
 
@@ -46,9 +46,19 @@ class Admin:
 A = TypeVar("A", bound=Admin)
 
 
-@contextmanager
-def signed_in(ui: Ui, kind: type[A] = Admin, landing: str = "/contacts") -> Iterator[A]:  # type: ignore[assignment]
+@overload
+def signed_in(ui: Ui, *, landing: str = "/contacts") -> AbstractContextManager[Admin]: ...
+@overload
+def signed_in(ui: Ui, kind: type[A], landing: str = "/contacts") -> AbstractContextManager[A]: ...
+def signed_in(
+    ui: Ui, kind: type[Admin] = Admin, landing: str = "/contacts"
+) -> AbstractContextManager[Admin]:
     """Sign in through the login form, as a browser would."""
+    return _signed_in(ui, kind, landing)
+
+
+@contextmanager
+def _signed_in(ui: Ui, kind: type[A], landing: str) -> Iterator[A]:
     headers = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     with httpx.Client(base_url=ui.url, headers=headers, timeout=30) as client:
         token = csrf(client.get("/login").text)

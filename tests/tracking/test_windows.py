@@ -119,7 +119,7 @@ def _brute_force(runtime: Runtime) -> set[tuple[int, int]]:
             )
         }
         keys = [
-            bytes(key)
+            bytes(key)  # type: ignore[arg-type]
             for key in session.scalars(
                 select(CountingWindow.marker_key).where(CountingWindow.marker_key.is_not(None))
             )

@@ -73,7 +73,7 @@ def page(browser: object) -> Iterator[object]:
     """A fresh browser context and page; dialogs are recorded, never accepted silently."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     pg = context.new_page()
-    pg.dialogs = []  # type: ignore[attr-defined]
+    pg.dialogs = []
 
     def on_dialog(dialog: object) -> None:
         pg.dialogs.append(dialog.message)  # type: ignore[attr-defined]

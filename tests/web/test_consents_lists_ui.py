@@ -157,8 +157,8 @@ def test_csv_import_reports_every_bad_row(ui: Ui) -> None:
         with ui.runtime.session() as session:
             ada_id = contacts.find_by_email(session=session, email="ada@example.com").id  # type: ignore[union-attr]
         admin.post(f"/contacts/{ada_id}/erase", {"confirm_email": "ada@example.com"})
-        report = admin.get(f"{url}/progress").text
-        assert "ada@example.com" not in report and "missing email" in report
+        progress = admin.get(f"{url}/progress").text
+        assert "ada@example.com" not in progress and "missing email" in progress
     with ui.runtime.session() as session:
         sub = lists.subscription(session=session, list_id=list_id, contact_id=grace.id)
         assert sub is not None and sub.status == "unsubscribed"

@@ -12,11 +12,12 @@ from sqlalchemy import update
 from tests.support import world
 from tests.support.admin import Admin, signed_in
 from tests.web.conftest import Ui
-from tidings.bounces import suppression
-from tidings.bounces.models import BounceKind, SuppressionReason
+from tidings.bounces.models import BounceKind
 from tidings.bounces.service import record_bounce, record_complaint
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
+from tidings.suppression import service as suppression
+from tidings.suppression.models import SuppressionReason
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

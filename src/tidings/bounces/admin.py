@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from tidings.bounces import suppression
-from tidings.bounces.models import Suppression, SuppressionReason
 from tidings.bounces.suppression_csv import CsvImport, export_csv, import_csv
 from tidings.errors import Invalid
+from tidings.suppression import service as suppression
+from tidings.suppression.models import Suppression, SuppressionReason
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import SessionDep
 from tidings.web.forms import Before, Id, Search, Text

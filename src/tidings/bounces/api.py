@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from tidings.bounces import suppression
-from tidings.bounces.models import SuppressionReason
 from tidings.bounces.schemas import SuppressionIn, SuppressionList, SuppressionOut
 from tidings.errors import Conflict, NotFound
+from tidings.suppression import service as suppression
+from tidings.suppression.models import SuppressionReason
 from tidings.values import MAX_ID
 from tidings.web.deps import SessionDep, require_api_key
 from tidings.web.errors import API_RESPONSES, BODY_RESPONSES, responses

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidings.bounces.models import Suppression, SuppressionReason
+from tidings.suppression.models import Suppression, SuppressionReason
 from tidings.values import Text, Timestamp
 
 

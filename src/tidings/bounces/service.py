@@ -22,14 +22,16 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tidings.bounces import suppression
-from tidings.bounces.models import Bounce, BounceKind, Suppression, SuppressionReason
+from tidings.bounces.models import Bounce, BounceKind
 from tidings.bounces.parse import Outcome, Verdict
 from tidings.contacts.models import Contact
+from tidings.db.base import utcnow
 from tidings.errors import NotFound
 from tidings.events import EventType, publish
 from tidings.sending.models import Delivery, DeliveryStatus
 from tidings.stats.models import EmailStats
+from tidings.suppression import service as suppression
+from tidings.suppression.models import Suppression, SuppressionReason
 
 DEFAULT_SOFT_BOUNCE_LIMIT = 3
 DIAGNOSTIC_MAX = 1000
@@ -161,6 +163,19 @@ def record_bounce(
             },
         )
     return created
+
+
+def record_refusal(session: Session, delivery_id: int, diagnostic: str) -> None:
+    """A message refused at RCPT (5xx): a hard bounce with the server's answer
+    (registered with ``sending.failures.on_hard_bounce``)."""
+    record_bounce(
+        session=session,
+        delivery_id=delivery_id,
+        kind=BounceKind.HARD,
+        diagnostic=diagnostic,
+        at=utcnow(),
+        source="smtp",
+    )
 
 
 def record_complaint(

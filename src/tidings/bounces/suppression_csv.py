@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tidings.bounces import suppression
-from tidings.bounces.models import Suppression, SuppressionReason
 from tidings.contacts.importer import ALIASES, DELIMITERS, EMAIL, decode, normalize_header
 from tidings.db.base import utcnow
 from tidings.db.upsert import insert_for
 from tidings.errors import Invalid
+from tidings.suppression import service as suppression
+from tidings.suppression.models import Suppression, SuppressionReason
 
 BATCH = 1000
 MAX_PROBLEMS = 1000

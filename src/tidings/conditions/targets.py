@@ -13,12 +13,15 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, String, column, select, table
 from sqlalchemy.orm import Session
 
 from tidings.consent.models import Consent
-from tidings.emails.models import Email
 from tidings.lists.models import RecipientList
+
+# The emails table, named rather than imported: emails use conditions (widget
+# variants), so the condition language sits below the emails package.
+_emails = table("emails", column("id", BigInteger), column("name", String))
 
 # (value, label) pairs of a select.
 Choices = list[tuple[str, str]]
@@ -50,13 +53,15 @@ class Target:
 
 
 def _email_names(session: Session, keys: Collection[Any]) -> dict[Any, str]:
-    rows = session.execute(select(Email.id, Email.name).where(Email.id.in_(list(keys))))
+    rows = session.execute(select(_emails.c.id, _emails.c.name).where(_emails.c.id.in_(list(keys))))
     return {key: name for key, name in rows}
 
 
 def _email_choices(session: Session, exclude: Any) -> Choices:
     """Newest first; a name shared by several emails carries the email's id."""
-    emails = session.execute(select(Email.id, Email.name).order_by(Email.id.desc())).all()
+    emails = session.execute(
+        select(_emails.c.id, _emails.c.name).order_by(_emails.c.id.desc())
+    ).all()
     seen = Counter(name for _, name in emails)
     return [(str(eid), name if seen[name] == 1 else f"{name} (#{eid})") for eid, name in emails]
 

@@ -106,10 +106,11 @@ def tracking_policy(runtime: Runtime) -> TrackingPolicy:
 
 
 class ConsentAgreementPolicy:
-    """Default policy: an active agreement to the governing consent, given before ``at``.
+    """Default policy: an active agreement to the governing consent, given no later
+    than ``at``.
 
-    One driver statement per batch: the tracking writer asks for every batch it
-    writes, and SQLAlchemy's statement building cost more than the query.
+    One statement per batch, written per dialect and run on the driver's cursor: the
+    tracking writer asks for every batch it writes (bench/README.md, clicks).
     """
 
     def allowed(

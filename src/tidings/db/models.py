@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tidings.activities.models import Activity
 from tidings.auth.models import ApiKey, LoginThrottle, User, UserSession
-from tidings.bounces.models import Bounce, Suppression
+from tidings.bounces.models import Bounce
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
@@ -15,6 +15,7 @@ from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout, SenderIdentity, TestSend
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
+from tidings.suppression.models import Suppression
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
 from tidings.webhooks.models import Webhook, WebhookDelivery
 

@@ -53,12 +53,6 @@ def nodes_in_order(rows: Iterable[tuple[int, str]]) -> list[tuple[int, Node]]:
     return [(gid, nodes[gid]) for gid in order]
 
 
-def ordered_nodes(session: Session) -> list[tuple[int, Node]]:
-    """Every group id with its parsed condition, dependencies first (lightweight: no
-    ORM objects, parsed trees cached)."""
-    return nodes_in_order(group_rows(session))
-
-
 def dependency_order(edges: Mapping[int, set[int]]) -> list[int]:
     """Group ids with every group after the groups it depends on (ties by id).
 

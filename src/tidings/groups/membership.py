@@ -98,7 +98,7 @@ def member_count(session: Session, group_id: int) -> int:
 
 
 # Memory for set operations over all contacts; no JIT compilation, which costs these
-# queries more time (0.2 to 0.3 s) than it saves.
+# queries more time than it saves (bench/README.md).
 _TUNE_FOR_BULK = "set_config('work_mem', :work_mem, true), set_config('jit', 'off', true)"
 
 

@@ -7,7 +7,6 @@ from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity
 from tidings.bounces.service import export_rows as bounce_rows
-from tidings.bounces.suppression import find as find_suppression
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.contacts.schemas import ContactOut
@@ -26,6 +25,7 @@ from tidings.privacy.schemas import (
     ExportedSuppression,
 )
 from tidings.sending.models import Delivery, DeliveryLinkUrl
+from tidings.suppression.service import find as find_suppression
 
 
 def export_contact(*, session: Session, contact_id: int) -> ContactExport:

@@ -3,9 +3,9 @@
 Messages are built by ``sending.message`` with a known header layout, so the signer
 canonicalizes the few headers it signs and the body itself and hands only the RSA
 operation to OpenSSL (``cryptography``). General-purpose signers parse every message
-and do the RSA arithmetic in Python (dkimpy 1.1: 7.4 ms a message against 0.4 ms
-here), which would cap a sender near 150 messages/s. The test suite verifies every
-signed message with dkimpy.
+and do the RSA arithmetic in Python, many times slower per message, which would cap
+a sender's rate (figures in bench/README.md). The test suite verifies every signed
+message with dkimpy.
 
 ``TIDINGS_DKIM`` is ``selector:domain:path-to-private-key`` (several separated by
 commas); a message is signed with the key of its From domain, or of its closest

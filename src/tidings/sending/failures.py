@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,19 @@ from sqlalchemy.orm import Session
 
 from tidings.db.base import utcnow
 from tidings.sending.models import Delivery, DeliveryLinkUrl, DeliveryStatus
+
+# Records a message refused at RCPT as a hard bounce: (session, delivery id, the
+# server's answer). ``bounces`` registers its recorder when it is imported (its
+# ``__init__``), so sending never imports the package above it.
+HardBounceRecorder = Callable[[Session, int, str], None]
+_hard_bounce_recorders: list[HardBounceRecorder] = []
+
+
+def on_hard_bounce(recorder: HardBounceRecorder) -> HardBounceRecorder:
+    """Register what records a synchronous hard bounce (once per recorder)."""
+    if recorder not in _hard_bounce_recorders:
+        _hard_bounce_recorders.append(recorder)
+    return recorder
 
 
 def record_failure(
@@ -51,17 +65,10 @@ def record_failure(
     delivery.error = error[:1000]
     if bounced:
         # A synchronous hard bounce: recorded and suppressed like a returned one.
-        from tidings.bounces.models import BounceKind
-        from tidings.bounces.service import record_bounce
-
-        record_bounce(
-            session=session,
-            delivery_id=delivery_id,
-            kind=BounceKind.HARD,
-            diagnostic=error,
-            at=utcnow(),
-            source="smtp",
-        )
+        if not _hard_bounce_recorders:
+            raise RuntimeError("no hard bounce recorder registered: import tidings.bounces")
+        for recorder in _hard_bounce_recorders:
+            recorder(session, delivery_id, error)
     return str(delivery.status)
 
 

@@ -8,12 +8,14 @@ messages and test sends ask ``refusal`` before they are queued. A suppression li
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, update
 from sqlalchemy.orm import Session
 
-from tidings.bounces.suppression import is_suppressed, not_suppressed
 from tidings.contacts.models import Contact
+from tidings.contacts.service import normalize_email
 from tidings.emails.models import EmailPurpose
+from tidings.sending.models import Delivery, DeliveryStatus
+from tidings.suppression.service import is_suppressed, not_suppressed, suppressed_among
 
 
 def mailable() -> ColumnElement[bool]:
@@ -43,3 +45,17 @@ def refusal(
     if not test and marketing and contact is not None and contact.opted_out_at is not None:
         return "the contact opted out of all email"
     return None
+
+
+def skip_suppressed(session: Session, pending: list[tuple[int, str]]) -> set[int]:
+    """Of ``(delivery id, address)`` pairs about to be sent, mark those whose address
+    is suppressed ``skipped`` and return their ids (the check every send makes)."""
+    held = suppressed_among(session, [address for _, address in pending])
+    blocked = {delivery_id for delivery_id, address in pending if normalize_email(address) in held}
+    if blocked:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(blocked))
+            .values(status=DeliveryStatus.SKIPPED.value, error="address suppressed")
+        )
+    return blocked

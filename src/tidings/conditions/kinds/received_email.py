@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import Select, select
+from sqlalchemy import BigInteger, Select, String, column, select, table
 from sqlalchemy.sql.elements import ColumnElement
 
 from tidings.conditions import validate
@@ -20,14 +20,23 @@ from tidings.conditions.nodes import Leaf, Reference
 from tidings.conditions.sql import SqlContext
 from tidings.conditions.targets import EMAIL as EMAILS
 from tidings.conditions.words import Names, Part, named, pick, text
-from tidings.sending.models import Delivery, DeliveryStatus
 
-_deliveries = Delivery.__table__.c
+# The deliveries table, named rather than imported: sending uses the condition language
+# (a mailout's group), so conditions sit below it. A delivery counts once its status is
+# ``sent`` (``sending.models.DeliveryStatus.SENT``; bounced messages do not count).
+_table = table(
+    "deliveries",
+    column("contact_id", BigInteger),
+    column("email_id", BigInteger),
+    column("status", String),
+)
+_deliveries = _table.c
+SENT_STATUS = "sent"
 
 
 def _sent(query: FactQuery) -> Select[Any]:
     return select(*query.columns(_deliveries.contact_id, number=_deliveries.email_id)).where(
-        _deliveries.contact_id.in_(query.ids), _deliveries.status == DeliveryStatus.SENT.value
+        _deliveries.contact_id.in_(query.ids), _deliveries.status == SENT_STATUS
     )
 
 
@@ -59,9 +68,9 @@ class ReceivedEmail(Leaf):
 
     def to_sql(self, ctx: SqlContext) -> ColumnElement[bool]:
         return ctx.contact_in(
-            Delivery.contact_id,
-            Delivery.email_id == self.email_id,
-            Delivery.status == DeliveryStatus.SENT.value,
+            _deliveries.contact_id,
+            _deliveries.email_id == self.email_id,
+            _deliveries.status == SENT_STATUS,
         )
 
     def evaluate(self, facts: ContactFacts, now: datetime) -> bool:

@@ -23,11 +23,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from tidings.bounces.models import Suppression, SuppressionReason
 from tidings.contacts.service import normalize_email
 from tidings.db.base import utcnow
 from tidings.db.upsert import insert_for
 from tidings.errors import Invalid, NotFound
+from tidings.suppression.models import Suppression, SuppressionReason
 
 DETAIL_MAX = 1000
 PAGE_MAX = 500
@@ -212,35 +212,7 @@ def list_page(
     return SuppressionPage(rows[:limit], next_cursor)
 
 
-def to_dict(row: Suppression) -> dict[str, Any]:
-    """The API shape of a suppression (``email`` is null once the contact was erased)."""
-    return {
-        "id": row.id,
-        "email": row.email,
-        "reason": row.reason,
-        "detail": row.detail,
-        "delivery_id": row.delivery_id,
-        "created_at": row.created_at.isoformat(),
-    }
-
-
-def skip_suppressed(session: Session, pending: list[tuple[int, str]]) -> set[int]:
-    """Of ``(delivery id, address)`` pairs about to be sent, mark those whose address
-    is suppressed ``skipped`` and return their ids (the check every send makes)."""
-    held = suppressed_among(session, [address for _, address in pending])
-    blocked = {delivery_id for delivery_id, address in pending if normalize_email(address) in held}
-    if blocked:
-        from tidings.sending.models import Delivery, DeliveryStatus
-
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(blocked))
-            .values(status=DeliveryStatus.SKIPPED.value, error="address suppressed")
-        )
-    return blocked
-
-
 def not_suppressed(email_column: Any) -> Any:
     """SQL condition: no suppression holds this address in clear (for the mailout
-    snapshot; suppressions kept only as a hash are caught by ``skip_suppressed``)."""
+    snapshot; suppressions kept only as a hash are caught by ``sending.gate.skip_suppressed``)."""
     return ~select(Suppression.id).where(Suppression.email == email_column).exists()
