@@ -78,10 +78,6 @@ class Allowed:
         )
 
 
-_EVENT_STREAM = (
-    "calls groups.hooks.contacts_changed by hand; moves onto the event stream "
-    "(tidings.events), after which groups listens and nothing imports groups.hooks"
-)
 _CONTACT_SCREENS = (
     "the contact's page and API show every domain's view of one contact (activities, "
     "consents, lists, groups, deliverability, export, erasure); goes away when these "
@@ -93,14 +89,14 @@ _EMAIL_SCREENS = (
 )
 
 EXCEPTIONS: tuple[Allowed, ...] = (
-    # Contact groups are kept current by hand-made calls (see _EVENT_STREAM).
-    Allowed("tidings.consent.api", "tidings.groups.hooks", _EVENT_STREAM),
-    Allowed("tidings.consent.admin", "tidings.groups.hooks", _EVENT_STREAM),
-    Allowed("tidings.lists.api", "tidings.groups.hooks", _EVENT_STREAM),
-    Allowed("tidings.lists.admin", "tidings.groups.hooks", _EVENT_STREAM),
-    Allowed("tidings.contacts.api", "tidings.groups.hooks", _EVENT_STREAM),
-    Allowed("tidings.contacts.admin", "tidings.groups.hooks", _EVENT_STREAM),
-    Allowed("tidings.contacts.importer", "tidings.groups.hooks", _EVENT_STREAM),
+    # Recording an activity asks B1's consent rule, and consent's revoke policy deletes
+    # the activities a consent covered: one rule seen from two sides. Goes away when
+    # the recording service takes the policy from its caller.
+    Allowed(
+        "tidings.activities.service",
+        "tidings.consent",
+        "recording an activity asks the consent rule (B1)",
+    ),
     # The kit's two modules that name every domain's tables.
     Allowed(
         "tidings.db.models",

@@ -16,7 +16,7 @@ from tidings.db.base import utcnow
 from tidings.events import Event, EventType, drain, publish
 from tidings.events.models import OutboxEvent
 from tidings.groups import events as group_events
-from tidings.groups import service
+from tidings.groups import membership, service
 from tidings.groups.membership import MembershipChange, update_contacts
 from tidings.groups.models import GroupMember
 from tidings.lists import service as lists
@@ -163,13 +163,13 @@ def test_one_batch_updates_each_contact_once(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[list[int]] = []
-    real = group_events.membership.update_contacts
+    real = membership.update_contacts
 
     def counting(session: Session, ids: Sequence[int], **kw: object) -> object:
         seen.append(list(ids))
         return real(session, ids)
 
-    monkeypatch.setattr(group_events.membership, "update_contacts", counting)
+    monkeypatch.setattr(membership, "update_contacts", counting)
     with runtime.session() as session:
         w = World(session)
         listed = w.recipient_list()
