@@ -12,7 +12,15 @@ from tidings.emails.models import Email, Link
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
-from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout, SenderIdentity, TestSend
+from tidings.personalization.models import Site, SiteVisitor, SiteWidget
+from tidings.sending.models import (
+    Delivery,
+    DeliveryLinkUrl,
+    DeliveryVariant,
+    Mailout,
+    SenderIdentity,
+    TestSend,
+)
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
 
@@ -31,6 +39,7 @@ __all__ = [
     "CountingWindow",
     "Delivery",
     "DeliveryLinkUrl",
+    "DeliveryVariant",
     "Email",
     "EmailStats",
     "GroupMember",
@@ -40,6 +49,9 @@ __all__ = [
     "Mailout",
     "RecipientList",
     "SenderIdentity",
+    "Site",
+    "SiteVisitor",
+    "SiteWidget",
     "Subscription",
     "Suppression",
     "TestSend",
