@@ -4,12 +4,15 @@ server."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.support import world
 from tests.support.smtp import SmtpServer, SmtpSink
+from tidings.assembly.app import create_app
 from tidings.config import Settings
 from tidings.contacts import service as contacts
 from tidings.db.bootstrap import ensure_defaults
@@ -21,6 +24,8 @@ from tidings.sending import variants
 from tidings.sending.models import Delivery, DeliveryVariant
 from tidings.sending.runner import MailoutRunner
 from tidings.sending.service import start_mailout
+from tidings.stats import service as stats_service
+from tidings.stats.variants import variant_statistics
 
 TRACKING = {"type": "consent", "code_name": "tracking"}
 NAMED_P2 = {"type": "field", "field": "first_name", "op": "eq", "value": "P2"}
@@ -41,6 +46,7 @@ WIDGETS: dict[str, Any] = {
     },
 }
 
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 HTML = '<p>Hi {{ contact.first_name }}</p>{{ widget("hero") }}{{ widget("offer") }}'
 
 
@@ -98,7 +104,9 @@ def test_rendering_uses_the_chosen_variant_else_the_default() -> None:
 def test_a_mailout_chooses_set_based_records_and_sends_each_variant(settings: Settings) -> None:
     sink = SmtpSink()
     with SmtpServer(sink) as server:
-        runtime = Runtime(settings.model_copy(update={"smtp_url": server.url}))
+        runtime = Runtime(
+            settings.model_copy(update={"smtp_url": server.url, "tracking_writer": "thread"})
+        )
         try:
             with runtime.session() as session:
                 ensure_defaults(session)
@@ -125,6 +133,22 @@ def test_a_mailout_chooses_set_based_records_and_sends_each_variant(settings: Se
                         )
                     ).all()
                 )
+            # person0 clicks the link of offer's default (person0 and person1 got it).
+            tracked = re.search(
+                r'href="http://testserver(/t/c/[^"]+)"',
+                sink.to("person0@example.com")[0].part("html"),
+            )
+            assert tracked is not None
+            with TestClient(create_app(runtime)) as client:
+                answer = client.get(tracked.group(1), follow_redirects=False, headers=BROWSER)
+                assert answer.status_code == 302
+            with runtime.session() as session:
+                email = emails.get(session=session, email_id=w.email_id)
+                links = stats_service.email_statistics(session=session, email_id=email.id).links
+                figures = {
+                    f.key: {v.index: v for v in f.variants}
+                    for f in variant_statistics(session, email, links)
+                }
         finally:
             runtime.close()
     p0, p1 = w.consenting
@@ -148,6 +172,13 @@ def test_a_mailout_chooses_set_based_records_and_sends_each_variant(settings: Se
         "person2@example.com": ("HERO-P2", "OFFER-QUIET"),
         "person3@example.com": ("HERO-DEFAULT", "OFFER-QUIET"),
     }
+    hero, offer = figures["hero"], figures["offer"]
+    assert [hero[i].recipients for i in (None, 0, 1)] == [1, 1, 2]
+    assert [offer[i].recipients for i in (None, 0)] == [2, 2]
+    assert offer[None].clicks_total == 1 and offer[None].clickers == 1
+    assert offer[None].opens_unique == 1 and offer[0].clickers == 0
+    assert [link.url for link in offer[None].links] == ["https://e.com/plain"]
+    assert offer[0].links == [] and hero[1].clicks_total == 0
     every = {"HERO-DEFAULT", "HERO-P2", "HERO-TRACKING", "OFFER-DEFAULT", "OFFER-QUIET"}
     for address, shown in expected.items():
         message = sink.to(address)[0]
