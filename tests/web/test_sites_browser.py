@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ pytestmark = [
     pytest.mark.browser,
 ]
 
+SCREENS = Path(__file__).parents[2] / "docs" / "screens"
 PRICING = {"type": "clicked_email", "url_contains": "/pricing"}
 VISITED = {"type": "activity", "activity_type": "page_visit", "value_contains": "/pricing"}
 
@@ -162,6 +164,12 @@ def test_a_click_through_personalizes_the_website(
     sign_in(admin, ui)
     admin.goto(f"{ui.url}/contacts/{agreed}")
     assert f"{site.origin}/pricing.html?plan=pro" in admin.inner_text("main")
+    admin.goto(f"{ui.url}/sites/{registered.id}?contact={agreed}")
+    reason = admin.inner_text(".preview-reason")
+    assert reason.startswith("variant 1 of 1") and "/pricing" in reason
+    assert registered.site_key in admin.inner_text("#snippet")
+    if SCREENS.is_dir():
+        admin.screenshot(path=str(SCREENS / "sites.png"), full_page=True)
     admin.close()
 
     # Another browser, a contact who does not agree to tracking: default, nothing kept.
