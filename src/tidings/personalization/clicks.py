@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from starlette.concurrency import run_in_threadpool
+
 from tidings.personalization import visitors
 from tidings.personalization.directory import directory
 from tidings.personalization.service import origin_of
@@ -40,9 +42,14 @@ class VisitorLinks:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
 
-    def wants(self, url: str) -> bool:
-        """Whether ``url`` is on a registered site's origin (memory only)."""
-        return directory(self.runtime).is_registered_origin(origin_of(url))
+    async def wants(self, url: str) -> bool:
+        """Whether ``url`` is on a registered site's origin: a set look-up in memory
+        (the sites are reloaded, off the event loop, every few seconds)."""
+        sites = directory(self.runtime)
+        origin = origin_of(url)
+        if sites.stale:
+            return await run_in_threadpool(sites.is_registered_origin, origin)
+        return sites.is_registered_origin(origin)
 
     def decorate(self, delivery_id: int, url: str) -> str:
         """``url`` with a visitor token when the delivery's contact consents."""

@@ -58,6 +58,11 @@ class SiteDirectory:
         self._origins: frozenset[str] = frozenset()
         self._answers: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
 
+    @property
+    def stale(self) -> bool:
+        """Whether the next look-up reloads the sites from the database."""
+        return time.monotonic() - self._loaded_at >= REFRESH
+
     def _fresh(self) -> None:
         if time.monotonic() - self._loaded_at < REFRESH:
             return

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from tidings.emails import variants as email_variants
@@ -92,6 +93,7 @@ def _text(body: dict[str, Any], name: str, limit: int, required: bool = False) -
 async def visit(request: Request, runtime: RuntimeDep) -> Response:
     """Record a page visit of a known, consenting visitor (204 whoever it is)."""
     raw = b""
+    # A forged or damaged token is an unknown visitor: checked here, nothing stored.
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
@@ -107,7 +109,8 @@ async def visit(request: Request, runtime: RuntimeDep) -> Response:
     except (ValueError, RecursionError) as exc:
         return _problem(422, str(exc) if isinstance(exc, ValueError) else "body too deep")
     sites = directory(runtime)
-    site = sites.site(str(site_key))
+    # Reloading the sites (every few seconds) reads the database: not on the loop.
+    site = await run_in_threadpool(sites.site, str(site_key))
     if site is None:
         return _problem(404, "unknown site_key")
     headers = _cors(request, site)
@@ -115,14 +118,12 @@ async def visit(request: Request, runtime: RuntimeDep) -> Response:
         return _problem(403, "this origin is not the site's")
     if origin_of(str(url)) != site.origin:
         return _problem(422, "url: must be a page of the site's origin", headers)
-    if token is not None:
-        _record_visit(runtime, sites, token, str(url))
+    if token is not None and sites.signer.read(token) is not None:
+        await run_in_threadpool(_record_visit, runtime, sites, token, str(url))
     return Response(status_code=204, headers={**headers, "Cache-Control": "no-store"})
 
 
 def _record_visit(runtime: Runtime, sites: SiteDirectory, token: str, url: str) -> None:
-    if sites.signer.read(token) is None:
-        return  # forged or damaged: an unknown visitor, nothing stored
     with runtime.session() as session:
         known = visitors.resolve(session, sites.signer, token)
         if known is not None:

@@ -96,7 +96,7 @@ async def click(request: Request) -> Response:
     # is (a visitor token for a consenting contact). ``wants`` is a set look-up.
     target: str = url
     visitor_links = getattr(request.app.state, "click_destination", None)
-    if visitor_links is not None and not verdict.automated and visitor_links.wants(url):
+    if visitor_links is not None and not verdict.automated and await visitor_links.wants(url):
         target = await run_in_threadpool(visitor_links.decorate, data.delivery_id, url)
     return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
