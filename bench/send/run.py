@@ -11,6 +11,10 @@ time and peak RSS of the runner process and of its render processes, and checks
 exactly once: every delivery row says sent, and smtp-sink counted exactly as many
 messages. ``--dkim on`` signs every message (``TIDINGS_DKIM`` with a 2048-bit key
 made for the run); ``--dkim off,on`` measures both, one after the other.
+``--variants on`` adds two widgets of three variants each (conditions on a custom
+field, the tracking consent and the company) chosen per recipient, set-based, when
+the mailout starts; ``--variants off,on`` measures both in the same run (the
+issue's budget: within 15 % of the messages/s without variants).
 """
 
 from __future__ import annotations
@@ -92,7 +96,30 @@ class SmtpSinkProcess:
         return int(counts[-1]) if counts else 0
 
 
-def prepare(db: Database, recipients: int) -> int:
+def variant_widgets() -> dict[str, Any]:
+    """Two widgets of three variants each, with a link in every part."""
+
+    def part(name: str) -> str:
+        return f'<p>{name} for {{{{ contact.first_name }}}}: <a href="https://bench.example.com/{name}">more</a></p>'
+
+    def widget(key: str, conditions: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "html": part(f"{key}-default"),
+            "variants": [
+                {"condition": c, "html": part(f"{key}-v{i}")} for i, c in enumerate(conditions)
+            ],
+        }
+
+    pro = {"type": "field", "field": "plan", "op": "eq", "value": "pro"}
+    tracking = {"type": "consent", "code_name": "tracking"}
+    acme = {"type": "field", "field": "company", "op": "contains", "value": "a"}
+    return {
+        "hero": widget("hero", [{"all": [pro, tracking]}, pro, tracking]),
+        "offer": widget("offer", [acme, {"not": tracking}, {"any": [pro, acme]}]),
+    }
+
+
+def prepare(db: Database, recipients: int, variants: bool = False) -> int:
     """Contacts, the newsletter and a started mailout; returns the mailout id."""
     started = time.perf_counter()
     runtime = Runtime(Settings(data_dir=db.data_dir, database_url=db.url, secret_key=SECRET_KEY))
@@ -105,10 +132,12 @@ def prepare(db: Database, recipients: int) -> int:
                 session=session,
                 name="Send benchmark",
                 subject=SUBJECT,
-                html=newsletter_html(20, personalized=2),
+                html=newsletter_html(20, personalized=2)
+                + ('{{ widget("hero") }}{{ widget("offer") }}' if variants else ""),
                 sender_name="Tidings Bench",
                 sender_address="news@bench.example.com",
                 recipient_list_id=list_id,
+                widgets=variant_widgets() if variants else None,
             )
             mailout_id = start_mailout(session=session, email_id=email.id).id
     finally:
@@ -179,11 +208,16 @@ def verify(db: Database, mailout_id: int) -> dict[str, Any]:
 
 
 def bench_once(
-    kind: str, recipients: int, connections: int, renderers: int, dkim: bool = False
+    kind: str,
+    recipients: int,
+    connections: int,
+    renderers: int,
+    dkim: bool = False,
+    variants: bool = False,
 ) -> dict[str, Any]:
     """One fresh database, one mailout, one set of figures."""
     db = fresh_database(kind, "send")
-    mailout_id = prepare(db, recipients)
+    mailout_id = prepare(db, recipients, variants)
     with SmtpSinkProcess(f"{kind}-{connections}-{renderers}") as sink:
         log(
             f"{kind}: sending with {connections} SMTP connections to smtp-sink :{sink.port}"
@@ -209,6 +243,7 @@ def bench_once(
         "connections": connections,
         "render_processes": "auto" if renderers < 0 else renderers,
         "dkim": dkim,
+        "variants": variants,
         "per_second": round(recipients / figures["seconds"]),
         "cpu_ms_per_message": round(figures["cpu_seconds"] / recipients * 1000, 2),
         "render_cpu_ms_per_message": round(figures["render_cpu_seconds"] / recipients * 1000, 2),
@@ -241,6 +276,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     parser.add_argument(
         "--dkim", default="off", help="off, on, or off,on to compare signing with not signing"
     )
+    parser.add_argument(
+        "--variants", default="off", help="off, on, or off,on: two widgets of three variants"
+    )
     parser.add_argument("--runs", type=int, default=1, help="repetitions of each combination")
     args = parser.parse_args(argv)
     if shutil.which("smtp-sink") is None:
@@ -260,9 +298,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             ):
                 for _ in range(args.runs):
                     for dkim in (d.strip() == "on" for d in args.dkim.split(",")):
-                        results["runs"].append(
-                            bench_once(kind, args.recipients, connections, renderers, dkim)
-                        )
+                        for variants in (v.strip() == "on" for v in args.variants.split(",")):
+                            results["runs"].append(
+                                bench_once(
+                                    kind, args.recipients, connections, renderers, dkim, variants
+                                )
+                            )
     write_result("send", results)
     print(summary(results))
     return results
@@ -271,15 +312,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
 def summary(results: dict[str, Any]) -> str:
     """A Markdown table of the runs."""
     lines = [
-        "| database | SMTP connections | render processes | DKIM | messages/s | seconds "
+        "| database | SMTP connections | render processes | DKIM | variants | messages/s | seconds "
         "| runner CPU per message | render CPU per message | claims per commit "
         "| peak RSS (runner / render) | load after | checks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in results["runs"]:
         lines.append(
             f"| {run['database']} | {run['connections']} | {run['render_processes']} | "
-            f"{'on' if run.get('dkim') else 'off'} | {run['per_second']:,} | "
+            f"{'on' if run.get('dkim') else 'off'} | {'on' if run.get('variants') else 'off'} | "
+            f"{run['per_second']:,} | "
             f"{run['seconds']} | {run['cpu_ms_per_message']} ms | "
             f"{run['render_cpu_ms_per_message']} ms | {run['claims_per_transaction']} | "
             f"{run['max_rss_mib']} / {run['render_max_rss_mib']} MiB | "

@@ -182,7 +182,10 @@ def test_a_builder_email_is_sent_with_its_content_and_tracked_links(settings: Se
     message = sink.to("person1@example.com")[0]
     html, text = message.part("html"), message.part("plain").replace("\r\n", "\n")
     assert "Acme Summit 2026" in html and "We would love to see you there, P1." in html
-    assert "Save my seat" in html and "VIP seat" not in html  # variants come later
+    # person1 does not agree to tracking: the default; person0 does: the variant.
+    assert "Save my seat" in html and "VIP seat" not in html
+    vip = sink.to("person0@example.com")[0].part("html")
+    assert "VIP seat" in vip and "Save my seat" not in vip
     assert 'alt="Acme Summit 2026"' in html
     tracked = TRACKED.findall(html)
     assert len(tracked) == 2  # the button (its default) and the agenda link

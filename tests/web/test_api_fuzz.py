@@ -67,6 +67,8 @@ ID_NAMES = {
     "exclude_contact_group_id": "group",
     "link_id": "link",
     "code_name": "consent",
+    "site_id": "site",
+    "key": "widget",
 }
 
 
@@ -120,8 +122,12 @@ def _seed(client: TestClient) -> Seeded:
         "/api/v1/contact-groups",
         {"name": "Oslo", "condition": {"type": "field", "field": "city", "op": "eq", "value": "x"}},
     )
+    site = made("/api/v1/sites", {"name": "Shop", "origin": "https://shop.example.com"})
+    made(f"/api/v1/sites/{site['id']}/widgets", {"key": "hero", "html": "<p>Hi</p>"})
     return Seeded(
         {
+            "site": site["id"],
+            "widget": "hero",
             "contact": contact["id"],
             "list": recipient_list["id"],
             "email": email["id"],

@@ -240,6 +240,33 @@ def erase(c: TestClient, ids: Ids) -> None:
 
 
 # Every API operation that writes, in an order where each finds what it needs.
+def create_site(c: TestClient, ids: Ids) -> None:
+    body = {"name": "Shop", "origin": "https://shop.example.com"}
+    ids.values["site"] = _ok(c.post("/api/v1/sites", json=body), 201)["id"]
+
+
+def patch_site(c: TestClient, ids: Ids) -> None:
+    _ok(c.patch(f"/api/v1/sites/{ids['site']}", json={"name": "Shop 2"}), 200)
+
+
+def create_site_widget(c: TestClient, ids: Ids) -> None:
+    condition = {"type": "activity", "activity_type": "page_visit", "value_contains": "/pricing"}
+    body = {"key": "hero", "html": "<p>Hi</p>", "variants": [{"condition": condition, "html": "P"}]}
+    _ok(c.post(f"/api/v1/sites/{ids['site']}/widgets", json=body), 201)
+
+
+def put_site_widget(c: TestClient, ids: Ids) -> None:
+    _ok(c.put(f"/api/v1/sites/{ids['site']}/widgets/hero", json={"html": "<p>Ho</p>"}), 200)
+
+
+def delete_site_widget(c: TestClient, ids: Ids) -> None:
+    _ok(c.delete(f"/api/v1/sites/{ids['site']}/widgets/hero"), 204)
+
+
+def delete_site(c: TestClient, ids: Ids) -> None:
+    _ok(c.delete(f"/api/v1/sites/{ids['site']}"), 204)
+
+
 WRITES: list[tuple[str, str, Call]] = [
     ("POST", "/api/v1/contacts", create_contacts),
     ("PATCH", "/api/v1/contacts/{contact_id}", patch_contact),
@@ -268,6 +295,12 @@ WRITES: list[tuple[str, str, Call]] = [
     ("DELETE", "/api/v1/contact-groups/{group_id}", delete_group),
     ("POST", "/api/v1/webhooks", create_webhook),
     ("DELETE", "/api/v1/webhooks/{webhook_id}", delete_webhook),
+    ("POST", "/api/v1/sites", create_site),
+    ("PATCH", "/api/v1/sites/{site_id}", patch_site),
+    ("POST", "/api/v1/sites/{site_id}/widgets", create_site_widget),
+    ("PUT", "/api/v1/sites/{site_id}/widgets/{key}", put_site_widget),
+    ("DELETE", "/api/v1/sites/{site_id}/widgets/{key}", delete_site_widget),
+    ("DELETE", "/api/v1/sites/{site_id}", delete_site),
     ("DELETE", "/api/v1/contacts/{contact_id}", erase),
 ]
 

@@ -221,3 +221,40 @@ def test_send_click_then_statistics_and_activities(ui: Ui, client: httpx.Client)
     assert copied.status_code == 303 and "copied=1" in copied.headers["location"]
     listing = client.get("/emails").text
     assert "Copy of News" in listing and "Draft" in listing and "100%" in listing
+
+
+def test_preview_as_a_contact_shows_the_variant_and_why(ui: Ui, client: httpx.Client) -> None:
+    from tidings.emails import service as email_service
+
+    widgets = {
+        "hero": {
+            "html": "<p>HERO-DEFAULT</p>",
+            "variants": [
+                {
+                    "condition": {"type": "consent", "code_name": "tracking"},
+                    "html": "<p>HERO-VIP</p>",
+                }
+            ],
+        }
+    }
+    html = '<p>Hi</p>{{ widget("hero") }}'
+    with ui.runtime.session() as session:
+        w = world.build(session, consenting=1, anonymous=1)
+        email = email_service.get(session=session, email_id=w.email_id)
+        email_service.update(
+            session=session, email=email, changes={"html": html, "widgets": widgets}
+        )
+    token = csrf(client.get("/emails/new").text)
+    for contact_id, shown, reason in (
+        (w.consenting[0], "HERO-VIP", "variant 1 of 1: the contact matches"),
+        (w.anonymous[0], "HERO-DEFAULT", "the default: the contact matches none of the 1 variants"),
+    ):
+        preview = client.post(
+            "/emails/preview",
+            data=_form(
+                token, html=html, preview_contact_id=str(contact_id), email_id=str(w.email_id)
+            ),
+            headers={"X-CSRF-Token": token},
+        )
+        assert preview.status_code == 200
+        assert shown in preview.text and reason in preview.text

@@ -13,6 +13,7 @@ from tidings.assembly.routers import ROUTERS, TEMPLATE_DIRS
 from tidings.assembly.workers import lifespan, register_jobs, tracking_writer
 from tidings.auth.access import access
 from tidings.config import get_settings
+from tidings.personalization.clicks import VisitorLinks
 from tidings.runtime import Runtime
 from tidings.tracking.classifier import Classifier
 from tidings.tracking.routes import TrackingFastPath
@@ -47,6 +48,8 @@ def create_app(
     app.state.writer = writer
     app.state.classifier = Classifier.from_data_dir(runtime.settings.resolved_data_dir())
     app.state.access = access()
+    # Visitor tokens on clicks to registered websites (``tracking.routes.click``).
+    app.state.click_destination = VisitorLinks(runtime)
     errors.install(app)
     for path in TEMPLATE_DIRS:
         add_template_dir(path)

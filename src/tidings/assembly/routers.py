@@ -29,6 +29,9 @@ from tidings.groups import api as groups_api
 from tidings.lists import admin as lists_admin
 from tidings.lists import api as lists_api
 from tidings.mailcatcher import admin as inbox_admin
+from tidings.personalization import admin as sites_admin
+from tidings.personalization import api as sites_api
+from tidings.personalization import public as sites_public
 from tidings.sending import admin as sending_admin
 from tidings.sending import api as sending_api
 from tidings.web import basics
@@ -53,6 +56,7 @@ ROUTERS: tuple[Routes, ...] = (
     # served ahead of the app by ``tracking.routes.TrackingFastPath`` (see app.py).
     Routes("web", PUBLIC, basics.router),  # /healthz, /favicon.ico
     Routes("auth", PUBLIC, auth_routes.router),  # /login, /logout
+    Routes("personalization", PUBLIC, sites_public.router),  # /p/: snippet, visits, widgets
     # Admin pages.
     Routes("assembly", ADMIN, screens.router),  # /, /settings
     Routes("auth", ADMIN, auth_admin.router),  # /settings/users, /settings/api-keys
@@ -64,6 +68,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
     Routes("bounces", ADMIN, bounces_admin.router),  # /suppressions
     Routes("sending", ADMIN, sending_admin.router),  # mailout controls, test sends, senders
+    Routes("personalization", ADMIN, sites_admin.router),  # /sites
     # REST API under /api/v1.
     Routes("contacts", API, contacts_api.router),
     Routes("activities", API, activities_api.router),  # custom activities
@@ -74,7 +79,13 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
     Routes("sending", API, sending_api.router),  # mailout controls, test sends
     Routes("webhooks", API, webhooks_api.router),
+    Routes("personalization", API, sites_api.router),  # /api/v1/sites
 )
 
 # Domains whose screens keep their templates in a folder of their own.
-TEMPLATE_DIRS: tuple[Path, ...] = (auth_admin.TEMPLATES, inbox_admin.TEMPLATES, screens.TEMPLATES)
+TEMPLATE_DIRS: tuple[Path, ...] = (
+    sites_admin.TEMPLATES,
+    auth_admin.TEMPLATES,
+    inbox_admin.TEMPLATES,
+    screens.TEMPLATES,
+)

@@ -13,7 +13,15 @@ from tidings.events.models import OutboxEvent, SubscriberCursor
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
-from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout, SenderIdentity, TestSend
+from tidings.personalization.models import Site, SiteVisitor, SiteWidget
+from tidings.sending.models import (
+    Delivery,
+    DeliveryLinkUrl,
+    DeliveryVariant,
+    Mailout,
+    SenderIdentity,
+    TestSend,
+)
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.suppression.models import Suppression
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
@@ -34,6 +42,7 @@ __all__ = [
     "CountingWindow",
     "Delivery",
     "DeliveryLinkUrl",
+    "DeliveryVariant",
     "Email",
     "EmailStats",
     "GroupMember",
@@ -44,6 +53,9 @@ __all__ = [
     "OutboxEvent",
     "RecipientList",
     "SenderIdentity",
+    "Site",
+    "SiteVisitor",
+    "SiteWidget",
     "SubscriberCursor",
     "Subscription",
     "Suppression",

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from tidings.consent.models import TRACKING_CONSENT, Consent
 from tidings.contacts.models import Contact
 from tidings.emails import rendering, service
+from tidings.emails import variants as email_variants
 from tidings.emails import widgets as email_widgets
 from tidings.emails.models import Email
 from tidings.errors import TidingsError
@@ -317,11 +318,14 @@ def render_preview(
     compiled = rendering.compile_email(
         subject=subject, prepared_html=prepared, plain_text=plain_text, widgets=prepared_widgets
     )
+    # The variants this contact gets, chosen as a send would, and why.
+    chosen = email_variants.choose(session, widgets or {}, contact.id if contact else None)
+    explained = email_variants.explain(session, widgets or {}, chosen)
     try:
-        message = rendering.render_preview(compiled, view)
+        message = rendering.render_preview(compiled, view, variants=chosen)
     except Exception as exc:  # noqa: BLE001 - the marketer's template failed for this contact
         return {"error": f"cannot be rendered for {who}: {exc}", "who": who}
-    return {**asdict(message), "who": who, "error": None}
+    return {**asdict(message), "who": who, "error": None, "variants": explained}
 
 
 @router.post("/emails/preview")

@@ -20,6 +20,7 @@ from tidings.sending.models import Mailout
 from tidings.stats import service as stats_service
 from tidings.stats.clickmap import click_map
 from tidings.stats.schemas import EmailStatistics
+from tidings.tracking.variant_stats import variant_statistics
 from tidings.tracking.windows import closing_date
 from tidings.values import Id
 from tidings.web.admin import admin_router, page
@@ -108,6 +109,7 @@ def statistics_tab(
             "tab": "statistics",
             "clickmap": click_map(email, figures["links"]),
             "counting_window": window,
+            "variant_figures": variant_statistics(session, email, figures["links"]),
         },
     )
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,8 +152,33 @@ def _no_nested_widget(key: object = None) -> str:
 _IN_WIDGET: dict[str, Any] = {"widget": _no_nested_widget}
 
 
+# The variant chosen for the recipient being rendered, by widget key (absent: the
+# default). A context variable rather than a template variable: a marketer's template
+# cannot read or change it.
+_CHOSEN: ContextVar[Mapping[str, int] | None] = ContextVar("tidings_chosen_variants", default=None)
+
+
+@contextmanager
+def _chosen(variants: Mapping[str, int] | None) -> Iterator[None]:
+    token = _CHOSEN.set(variants)
+    try:
+        yield
+    finally:
+        _CHOSEN.reset(token)
+
+
+def _pick(widget: CompiledWidget, key: str, html: bool) -> Template:
+    chosen = _CHOSEN.get()
+    index = chosen.get(key) if chosen else None
+    if index is not None and 0 <= index < len(widget.variants):
+        variant = widget.variants[index]
+        return variant.html if html else variant.text
+    return widget.html if html else widget.text
+
+
 def _widget_function(widgets: dict[str, CompiledWidget], *, html: bool) -> Callable[..., Any]:
-    """The ``widget("key")`` global: the widget's default, rendered with the caller's
+    """The ``widget("key")`` global: the recipient's variant of the widget (chosen
+    before rendering, see ``render``), else its default, rendered with the caller's
     variables (so merge fields inside widgets work)."""
 
     @pass_context
@@ -160,9 +187,10 @@ def _widget_function(widgets: dict[str, CompiledWidget], *, html: bool) -> Calla
         if found is None:
             raise TemplateRuntimeError(f"widget {str(key)[:80]!r} is not defined")
         variables = {name: value for name, value in context.get_all().items() if name != "widget"}
+        template = _pick(found, str(key), html)
         if html:
-            return Markup(found.html.render(variables))  # noqa: S704 - rendered autoescaped
-        return found.text.render(variables)
+            return Markup(template.render(variables))  # noqa: S704 - rendered autoescaped
+        return template.render(variables)
 
     return widget
 
@@ -297,12 +325,14 @@ def render(
     contact: dict[str, Any],
     tracked_url: Callable[[int, str], str | None],
     extra: dict[str, Any] | None = None,
+    variants: Mapping[str, int] | None = None,
 ) -> RenderedMessage:
     """Render one recipient's message with tracked links, within the limits of
     ``emails.sandbox`` (``TemplateLimitError`` beyond them); ``extra`` adds variables
-    beside ``contact`` (``unsubscribe_url``, ``postal_address``)."""
+    beside ``contact`` (``unsubscribe_url``, ``postal_address``); ``variants`` is the
+    variant index chosen for this recipient per widget key (absent: the default)."""
     context = {**extra, "contact": contact} if extra else {"contact": contact}
-    with message_budget():
+    with message_budget(), _chosen(variants):
         subject = " ".join(render_part(compiled.subject, **context).split())
         html_body, destinations = link_markup.rewrite(
             render_part(compiled.html, **context), tracked_url
@@ -323,9 +353,11 @@ def render(
     return RenderedMessage(subject=subject, html=html_body, text=text, destinations=destinations)
 
 
-def render_html(compiled: CompiledEmail, contact: dict[str, Any]) -> str:
+def render_html(
+    compiled: CompiledEmail, contact: dict[str, Any], variants: Mapping[str, int] | None = None
+) -> str:
     """The HTML part alone, link markers kept (the click map), within the limits."""
-    with message_budget():
+    with message_budget(), _chosen(variants):
         return render_part(compiled.html, contact=contact)
 
 
@@ -341,10 +373,13 @@ def _text_link(
 
 
 def render_preview(
-    compiled: CompiledEmail, contact: dict[str, Any], extra: dict[str, Any] | None = None
+    compiled: CompiledEmail,
+    contact: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    variants: Mapping[str, int] | None = None,
 ) -> RenderedMessage:
     """Render for a preview: merge fields applied, links left as written."""
-    return render(compiled, contact, lambda _position, _destination: None, extra)
+    return render(compiled, contact, lambda _position, _destination: None, extra, variants)
 
 
 def track_plain_text_urls(

@@ -71,6 +71,8 @@ class Recipient(NamedTuple):
 
     delivery_id: int
     contact: dict[str, Any]
+    # The variant chosen per widget key (``sending.variants``); absent: the default.
+    variants: dict[str, int] | None = None
 
 
 class Outgoing(NamedTuple):
@@ -184,7 +186,9 @@ class Composer:
             variables = {**variables, **(extra or {})}
             if unsubscribe_url is not None:
                 variables["unsubscribe_url"] = unsubscribe_url
-        message = rendering.render(self.compiled, contact, tracked_url, variables)
+        message = rendering.render(
+            self.compiled, contact, tracked_url, variables, recipient.variants
+        )
         html = message.html
         if not spec.test:
             html = add_pixel(html, base + open_path(signer, delivery_id, spec.email_id))

@@ -211,3 +211,19 @@ class DeliveryLinkUrl(Base):
         ForeignKey("links.id", ondelete="CASCADE"), primary_key=True
     )
     url: Mapped[str] = mapped_column(Text)
+
+
+class DeliveryVariant(Base):
+    """The variant of one widget a delivery's message shows (``variant`` None: the
+    widget's default), chosen once when the message is first composed, so statistics
+    per variant count exactly who got what (``sending.variants``)."""
+
+    __tablename__ = "delivery_variants"
+    __table_args__ = (Index("ix_delivery_variants_email", "email_id", "widget", "variant"),)
+
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    widget: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email_id: Mapped[int] = mapped_column(BigId)
+    variant: Mapped[int | None] = mapped_column(Integer)

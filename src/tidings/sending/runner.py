@@ -38,7 +38,7 @@ from tidings.emails.models import Email
 from tidings.events import EventType, publish
 from tidings.jobs.loop import BackgroundLoop
 from tidings.runtime import Runtime
-from tidings.sending import gate
+from tidings.sending import gate, variants
 from tidings.sending.claims import ClaimBatcher
 from tidings.sending.compose import MailoutSpec, NotComposed, Outgoing, Recipient
 from tidings.sending.failures import record_failure
@@ -200,6 +200,9 @@ class MailoutRunner:
                 email = session.get(Email, mailout.email_id)
                 assert email is not None
                 spec = load_spec(session, email, runtime=self.runtime)
+                variants.choose_for_mailout(
+                    session, mailout_id=mailout_id, email_id=email.id, widgets=email.widgets or {}
+                )
             with self._render_pool(mailout_id, spec) as pool:
                 # Each pass sends what is due; a temporary failure makes a delivery
                 # due again after its backoff, and gives up after the last retry.
@@ -329,7 +332,7 @@ class MailoutRunner:
             )
         return True
 
-    def _pages(self, mailout_id: int) -> Any:
+    def _pages(self, mailout_id: int, spec_widgets: bool = False) -> Any:
         last_id = 0
         while not self._halt.is_set():
             now = utcnow()
@@ -383,6 +386,7 @@ class MailoutRunner:
                         )
                         .values(status=DeliveryStatus.SKIPPED.value, error="not to be mailed")
                     )
+                picked = variants.chosen(session, [row[0] for row in rows]) if spec_widgets else {}
             if not rows:
                 return
             last_id = rows[-1][0]
@@ -396,13 +400,14 @@ class MailoutRunner:
                         last_name=row[4],
                         fields=row[5],
                     ),
+                    variants=picked.get(row[0]),
                 )
                 for row in rows
                 if row[1] is not None and row[0] not in blocked and row[1] not in refused
             ]
 
-    def _recipients(self, mailout_id: int) -> Iterator[Recipient]:
-        for page in self._pages(mailout_id):
+    def _recipients(self, mailout_id: int, spec_widgets: bool = False) -> Iterator[Recipient]:
+        for page in self._pages(mailout_id, spec_widgets):
             yield from page
 
     def _pass(self, mailout_id: int, pool: RenderPool) -> None:
@@ -422,7 +427,8 @@ class MailoutRunner:
         for thread in threads:
             thread.start()
         limiter = self.limiter
-        composed = pool.compose(self._recipients(mailout_id))
+        with_variants = any(w.get("variants") for w in pool.spec.widgets.values())
+        composed = pool.compose(self._recipients(mailout_id, with_variants))
         try:
             for message in composed:
                 if self._halt.is_set():

@@ -29,10 +29,11 @@ from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails import rendering
+from tidings.emails import variants as email_variants
 from tidings.emails.models import Email, EmailPurpose
 from tidings.errors import Invalid, NotFound
 from tidings.runtime import Runtime
-from tidings.sending import gate
+from tidings.sending import gate, variants
 from tidings.sending.claims import ClaimBatcher
 from tidings.sending.compose import Composer, Outgoing, Recipient
 from tidings.sending.failures import record_failure
@@ -232,13 +233,22 @@ def deliver_single(runtime: Runtime, delivery_id: int) -> str:
         assert email is not None
         spec = load_spec(session, email, runtime=runtime)
         view = _view(contact)
+        chosen = variants.choose_for_delivery(
+            session,
+            delivery_id=delivery_id,
+            email_id=email.id,
+            contact_id=contact.id,
+            widgets=email.widgets or {},
+        )
         provider = CONTEXT_PROVIDERS.get(email.purpose)
         extra = provider(session, delivery) if provider is not None else None
         # Not queued again by the supervisor while this job sends it.
         delivery.next_attempt_at = utcnow() + REQUEUE_AFTER
     return _send(
         runtime,
-        lambda: Composer(spec).compose(Recipient(delivery_id, view), utcnow(), extra=extra),
+        lambda: Composer(spec).compose(
+            Recipient(delivery_id, view, chosen or None), utcnow(), extra=extra
+        ),
         spec.sender_address,
         claim=lambda out: ClaimBatcher(runtime.engine).claim(delivery_id, out.personalized),
         failed=lambda error, permanent, after, bounced: _with_session(
@@ -267,11 +277,16 @@ def deliver_test(runtime: Runtime, test_send_id: int) -> str:
         spec = load_spec(session, email, runtime=runtime, test=True)
         contact = session.get(Contact, row.contact_id) if row.contact_id else None
         view = _view(contact) if contact is not None else dict(rendering.SAMPLE_CONTACT)
+        chosen = email_variants.choose(
+            session, email.widgets or {}, contact.id if contact is not None else None
+        )
         address = row.address
         row.next_attempt_at = utcnow() + REQUEUE_AFTER
     return _send(
         runtime,
-        lambda: Composer(spec).compose(Recipient(test_send_id, view), utcnow(), to_address=address),
+        lambda: Composer(spec).compose(
+            Recipient(test_send_id, view, chosen or None), utcnow(), to_address=address
+        ),
         spec.sender_address,
         claim=lambda _out: _claim_test(runtime, test_send_id),
         failed=lambda error, permanent, after, _bounced: _with_session(

@@ -91,7 +91,13 @@ async def click(request: Request) -> Response:
         await request.app.state.writer.record(event)
     except WriterUnavailable:
         return error_page(request, 503, "We could not follow this link just now; try again.")
-    return RedirectResponse(url, status_code=302, headers=NO_STORE)
+    # A human click on a link to a registered website: the website may learn who this
+    # is (a visitor token for a consenting contact). ``wants`` is a set look-up.
+    target: str = url
+    visitor_links = getattr(request.app.state, "click_destination", None)
+    if visitor_links is not None and not verdict.automated and await visitor_links.wants(url):
+        target = await run_in_threadpool(visitor_links.decorate, data.delivery_id, url)
+    return RedirectResponse(target, status_code=302, headers=NO_STORE)
 
 
 async def open_pixel(request: Request) -> Response:
