@@ -1,9 +1,9 @@
 """Create a sent email with 20 links and N deliveries, and list every valid click URL.
 
-    python -m bench.clicks.generate --db sqlite --deliveries 20000
+    python -m bench.clicks.generate --db sqlite --deliveries 200000
 
-Writes ``bench/out/clicks-<db>-paths.txt`` (one ``/t/c/<token>`` path a line: every
-link of every delivery) for the load generator.
+Writes ``bench/out/clicks-<db>-paths.txt`` (one ``/t/c/<token>`` path a line: two
+links of every delivery) for the load generator.
 """
 
 from __future__ import annotations
@@ -97,15 +97,16 @@ def generate(db: Database, deliveries: int, *, consenting_every: int = 2) -> Cli
         paths_file = OUT / f"clicks-{db.kind}-paths.txt"
         signer = tracking_signer(runtime)
         with paths_file.open("w") as out:
-            for delivery_id in delivery_ids:
-                out.write(
-                    "".join(f"{click_path(signer, delivery_id, link)}\n" for link in link_ids)
-                )
+            # Two links per recipient, as a person clicks: a recipient clicking three
+            # links within seconds is a burst, counted as a machine (B7).
+            for index, delivery_id in enumerate(delivery_ids):
+                picked = (link_ids[index % LINKS], link_ids[(index + LINKS // 2) % LINKS])
+                out.write("".join(f"{click_path(signer, delivery_id, link)}\n" for link in picked))
     finally:
         runtime.close()
     log(
         f"{db.kind}: email {email_id} with {LINKS} links, {deliveries} deliveries, "
-        f"{deliveries * LINKS} click URLs in {time.perf_counter() - started:.1f}s"
+        f"{deliveries * 2} click URLs in {time.perf_counter() - started:.1f}s"
     )
     return ClickData(email_id=email_id, deliveries=deliveries, links=LINKS, paths_file=paths_file)
 

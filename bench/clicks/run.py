@@ -61,7 +61,7 @@ class Options:
     warmup: float = 2.0
     connections: int = 64
     threads: int = 1
-    deliveries: int = 20_000
+    deliveries: int = 200_000
     exact_requests: int = 5000
 
 
