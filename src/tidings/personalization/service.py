@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,10 +100,9 @@ def update_site(
 
 def delete_site(*, session: Session, site: Site) -> None:
     """Delete a site and its widgets."""
-    for widget in widgets_of(session=session, site_id=site.id):
-        session.delete(widget)
-    session.delete(site)
-    session.flush()
+    session.execute(delete(SiteWidget).where(SiteWidget.site_id == site.id))
+    session.execute(delete(Site).where(Site.id == site.id))
+    session.expunge(site)
 
 
 def widgets_of(*, session: Session, site_id: int) -> list[SiteWidget]:
