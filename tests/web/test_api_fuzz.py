@@ -67,6 +67,7 @@ ID_NAMES = {
     "exclude_contact_group_id": "group",
     "link_id": "link",
     "code_name": "consent",
+    "automation_id": "automation",
 }
 
 
@@ -120,8 +121,31 @@ def _seed(client: TestClient) -> Seeded:
         "/api/v1/contact-groups",
         {"name": "Oslo", "condition": {"type": "field", "field": "city", "op": "eq", "value": "x"}},
     )
+    automation_email = made(
+        "/api/v1/emails",
+        {
+            "name": "Follow-up",
+            "subject": "Follow-up",
+            "html": '<a href="https://example.com/b">b</a>',
+            "sender_name": "Us",
+            "sender_address": "us@example.com",
+            "purpose": "automation",
+        },
+    )
+    automation = made(
+        "/api/v1/automations",
+        {
+            "name": "Follow-up",
+            "trigger": {"type": "email_click", "email_id": email["id"]},
+            "steps": [
+                {"id": "send", "type": "send_email", "email_id": automation_email["id"]},
+                {"id": "wait", "type": "wait", "seconds": 60},
+            ],
+        },
+    )
     return Seeded(
         {
+            "automation": automation["id"],
             "contact": contact["id"],
             "list": recipient_list["id"],
             "email": email["id"],

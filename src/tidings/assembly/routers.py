@@ -15,6 +15,7 @@ from fastapi import APIRouter
 from tidings.assembly import screens
 from tidings.auth import admin as auth_admin
 from tidings.auth import routes as auth_routes
+from tidings.automation import api as automation_api
 from tidings.bounces import admin as bounces_admin
 from tidings.bounces import api as bounces_api
 from tidings.consent import admin as consent_admin
@@ -70,6 +71,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("groups", API, groups_api.router),
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
     Routes("sending", API, sending_api.router),  # mailout controls, test sends
+    Routes("automation", API, automation_api.router),
 )
 
 # Domains whose screens keep their templates in a folder of their own.

@@ -7,7 +7,8 @@ in one transaction with the subscriber's cursor (docs/events.md).
 
 from __future__ import annotations
 
+from tidings.automation.triggers import SUBSCRIBER as AUTOMATION
 from tidings.events import Subscriber
 from tidings.groups.events import SUBSCRIBER as GROUPS
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS,)
+SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, AUTOMATION)
