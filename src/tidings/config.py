@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     group_rebuild_interval: float = Field(default=3600.0, ge=0)
     retention_activity_days: int = Field(default=0, ge=0)
     retention_inactive_contact_days: int = Field(default=0, ge=0)
+    # Webhooks (docs/automation.md): private, loopback and link-local addresses are
+    # refused unless allowed (development, tests, a receiver on the same network)
+    webhook_allow_private: bool = False
+    webhook_retry_base: float = Field(default=30.0, gt=0)  # first retry delay, doubling
+    webhook_retry_hours: float = Field(default=24.0, gt=0)  # retried this long
+    webhook_timeout: float = Field(default=10.0, gt=0)
     # API: the largest request body accepted (413 above it)
     api_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Sessions

@@ -14,7 +14,7 @@ from tidings.contacts import service as contacts
 from tidings.db.base import utcnow
 from tidings.emails import service as emails
 from tidings.emails.models import EmailPurpose
-from tidings.events import EventType, drain, publish
+from tidings.events import drain
 from tidings.lists import service as lists
 from tidings.runtime import Runtime
 
@@ -44,14 +44,11 @@ def make_contact(runtime: Runtime, address: str = "ann@example.com") -> int:
 
 
 def subscribe(runtime: Runtime, list_id: int, contact_id: int) -> None:
-    """Subscribe and publish what the lists service publishes (``subscription.changed``)."""
+    """(Re)subscribe through the lists service, which publishes ``subscription.changed``
+    each time the status becomes ``subscribed``."""
     with runtime.session() as session:
+        lists.unsubscribe(session=session, list_id=list_id, contact_id=contact_id)
         lists.subscribe(session=session, list_id=list_id, contact_id=contact_id)
-        publish(
-            session,
-            EventType.SUBSCRIPTION_CHANGED,
-            {"contact_id": contact_id, "list_id": list_id, "status": "subscribed"},
-        )
 
 
 def create(runtime: Runtime, **fields: object) -> int:

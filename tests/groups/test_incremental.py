@@ -1,20 +1,25 @@
-"""Incremental membership updates: Python evaluation per contact, cascades, the hook and
-the jobs through the real queue."""
+"""Incremental membership updates: Python evaluation per contact, cascades, and the
+groups subscriber of the event stream."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.conditions.world import NOW, World
 from tidings.activities.models import Activity
 from tidings.db.base import utcnow
-from tidings.groups import hooks, service
+from tidings.events import Event, EventType, drain, publish
+from tidings.events.models import OutboxEvent
+from tidings.groups import events as group_events
+from tidings.groups import service
 from tidings.groups.membership import MembershipChange, update_contacts
 from tidings.groups.models import GroupMember
-from tidings.jobs.queue import JobQueue
+from tidings.lists import service as lists
 from tidings.runtime import Runtime
 
 PRICING = {"type": "clicked_email", "url_contains": "/pricing", "within_days": 30}
@@ -89,35 +94,42 @@ def test_incremental_and_full_rebuild_agree(session: Session) -> None:
     assert members(session, group.id) == from_sql == {ids[3], ids[6], ids[7]}
 
 
-def _immediate(runtime: Runtime) -> None:
-    runtime._queue = JobQueue(runtime, immediate=True)
+def joined_and_left(session: Session) -> list[tuple[str, object, object]]:
+    rows = session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.type.in_(["group.joined", "group.left"]))
+        .order_by(OutboxEvent.id)
+    )
+    return [(r.type, r.data["contact_id"], r.data["group_id"]) for r in rows]
 
 
-def test_hook_updates_groups_through_the_queue_after_commit(runtime: Runtime) -> None:
-    _immediate(runtime)
+def test_an_activity_event_updates_groups_after_commit(runtime: Runtime) -> None:
     with runtime.session() as session:
         w = World(session)
         clicker = w.contact()
         hot, _ = service.create(session=session, name="hot", condition=PRICING)
         hot_id = hot.id
+    drain(runtime, [group_events.SUBSCRIBER])
     with runtime.session() as session:
-        session.add(
-            Activity(
-                contact_id=clicker,
-                type="email_click",
-                value="https://x.test/pricing",
-                occurred_at=utcnow(),
-            )
+        activity = Activity(
+            contact_id=clicker,
+            type="email_click",
+            value="https://x.test/pricing",
+            occurred_at=utcnow(),
         )
-        hooks.contacts_changed(session, [clicker])
-        # Not before the commit.
+        session.add(activity)
+        session.flush()
+        publish(session, EventType.ACTIVITY_CREATED, {"contact_id": clicker})
+    with runtime.session() as session:
+        # Not before the event is delivered.
         assert members(session, hot_id) == set()
+    drain(runtime, [group_events.SUBSCRIBER])
     with runtime.session() as session:
         assert members(session, hot_id) == {clicker}
+        assert joined_and_left(session) == [("group.joined", clicker, hot_id)]
 
 
-def test_hook_enqueues_nothing_on_rollback(runtime: Runtime) -> None:
-    _immediate(runtime)
+def test_a_rolled_back_change_reaches_no_group(runtime: Runtime) -> None:
     with runtime.session() as session:
         w = World(session)
         listed = w.recipient_list()
@@ -126,25 +138,38 @@ def test_hook_enqueues_nothing_on_rollback(runtime: Runtime) -> None:
             session=session, name="g", condition={"type": "in_list", "list_id": listed}
         )
         group_id = group.id
+    drain(runtime, [group_events.SUBSCRIBER])
     with pytest.raises(RuntimeError), runtime.session() as session:
-        World(session).subscribe(listed, contact)
-        hooks.contacts_changed(session, [contact])
+        lists.subscribe(session=session, list_id=listed, contact_id=contact)
         raise RuntimeError("rolled back")
+    drain(runtime, [group_events.SUBSCRIBER])
     with runtime.session() as session:
         assert members(session, group_id) == set()
-        World(session).subscribe(listed, contact)
-        hooks.contacts_changed(session, [contact])
+        lists.subscribe(session=session, list_id=listed, contact_id=contact)
+    drain(runtime, [group_events.SUBSCRIBER])
     with runtime.session() as session:
         assert members(session, group_id) == {contact}
-
-
-def test_hook_merges_one_transaction_into_one_job(runtime: Runtime) -> None:
-    queue = JobQueue(runtime)  # the embedded queue, without a consumer
-    runtime._queue = queue
-    queue.huey.flush()
+        lists.unsubscribe(session=session, list_id=listed, contact_id=contact)
+    drain(runtime, [group_events.SUBSCRIBER])
     with runtime.session() as session:
-        hooks.contacts_changed(session, [1])  # no groups yet: nothing to do
-    assert queue.pending() == 0
+        assert members(session, group_id) == set()
+        assert joined_and_left(session) == [
+            ("group.joined", contact, group_id),
+            ("group.left", contact, group_id),
+        ]
+
+
+def test_one_batch_updates_each_contact_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[int]] = []
+    real = group_events.membership.update_contacts
+
+    def counting(session: Session, ids: Sequence[int], **kw: object) -> object:
+        seen.append(list(ids))
+        return real(session, ids)
+
+    monkeypatch.setattr(group_events.membership, "update_contacts", counting)
     with runtime.session() as session:
         w = World(session)
         listed = w.recipient_list()
@@ -153,25 +178,27 @@ def test_hook_merges_one_transaction_into_one_job(runtime: Runtime) -> None:
             session=session, name="g", condition={"type": "in_list", "list_id": listed}
         )
         group_id = group.id
+    drain(runtime, [group_events.SUBSCRIBER])
+    seen.clear()
     with runtime.session() as session:
-        World(session).subscribe(listed, a)
-        World(session).subscribe(listed, b)
-        hooks.contacts_changed(session, [b])
-        hooks.contacts_changed(session, [a, b])
-        assert queue.pending() == 0
-    assert queue.pending() == 1
-    task = queue.huey.dequeue()
-    assert task.args[1] == {"contact_ids": sorted([a, b])}
-    queue.huey.execute(task)
+        lists.subscribe(session=session, list_id=listed, contact_id=a)
+        lists.subscribe(session=session, list_id=listed, contact_id=b)
+        publish(session, EventType.CONTACT_CHANGED, {"contact_id": b})
+    drain(runtime, [group_events.SUBSCRIBER])
+    assert seen == [sorted([a, b])]
     with runtime.session() as session:
         assert members(session, group_id) == {a, b}
+
+
+def test_no_groups_no_work() -> None:
+    events = [Event(1, EventType.CONTACT_CHANGED, utcnow(), {"contact_id": 3})]
+    assert group_events.contacts_of(events) == [3]
 
 
 def test_many_contacts_rebuild_all_groups_instead(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _immediate(runtime)
-    monkeypatch.setattr(hooks, "BULK_THRESHOLD", 2)
+    monkeypatch.setattr(group_events, "BULK_THRESHOLD", 2)
     with runtime.session() as session:
         w = World(session)
         listed = w.recipient_list()
@@ -182,10 +209,11 @@ def test_many_contacts_rebuild_all_groups_instead(
         group_id = group.id
         built = group.last_rebuilt_at
         assert members(session, group_id) == set(ids)
+    drain(runtime, [group_events.SUBSCRIBER])
     with runtime.session() as session:
         for cid in ids:
-            World(session).subscribe(listed, cid)
-        hooks.contacts_changed(session, ids)
+            lists.subscribe(session=session, list_id=listed, contact_id=cid)
+    drain(runtime, [group_events.SUBSCRIBER])
     with runtime.session() as session:
         assert members(session, group_id) == set()
         rebuilt = service.get(session=session, group_id=group_id).last_rebuilt_at

@@ -231,6 +231,38 @@ def delete_group(c: TestClient, ids: Ids) -> None:
     assert c.get(f"/api/v1/contact-groups/{ids['group']}").status_code == 404
 
 
+def custom_activity(c: TestClient, ids: Ids) -> None:
+    path = f"/api/v1/contacts/{ids['contact']}/activities"
+    body = {"type": "custom:webinar", "value": "spring"}
+    assert _ok(c.post(path, json=body), 201) == {"recorded": False}  # no tracking consent
+    _ok(c.post(f"/api/v1/contacts/{ids['contact']}/consents/tracking", json={}), 201)
+    assert _ok(c.post(path, json=body), 201) == {"recorded": True}
+    items = _ok(c.get(path, params={"type": "custom:webinar"}), 200)["items"]
+    assert [(i["type"], i["value"]) for i in items] == [("custom:webinar", "spring")]
+    for bad in (
+        {"type": "webinar"},
+        {"type": "custom:"},
+        {"type": "custom:a b"},
+        {"type": "custom:x", "value": "v" * 2001},
+        {"type": "custom:x", "extra": 1},
+    ):
+        assert c.post(path, json=bad).status_code == 422, bad
+    assert c.post("/api/v1/contacts/987654321/activities", json=body).status_code == 404
+
+
+def create_webhook(c: TestClient, ids: Ids) -> None:
+    body = {"url": "https://example.com/hook", "events": ["activity.created"]}
+    created = _ok(c.post("/api/v1/webhooks", json=body), 201)
+    assert created["secret"].startswith("whsec_")
+    ids.values["webhook"] = created["id"]
+    assert _ok(c.get(f"/api/v1/webhooks/{created['id']}"), 200)["url"] == body["url"]
+
+
+def delete_webhook(c: TestClient, ids: Ids) -> None:
+    _ok(c.delete(f"/api/v1/webhooks/{ids['webhook']}"), 204)
+    assert c.get(f"/api/v1/webhooks/{ids['webhook']}").status_code == 404
+
+
 def erase(c: TestClient, ids: Ids) -> None:
     path = f"/api/v1/contacts/{ids['contact']}"
     _ok(c.delete(path), 204)
@@ -248,6 +280,7 @@ WRITES: list[tuple[str, str, Call]] = [
     ("POST", "/api/v1/consents/{code_name}/versions", consent_version),
     ("POST", "/api/v1/contacts/{contact_id}/consents/{code_name}", agree),
     ("DELETE", "/api/v1/contacts/{contact_id}/consents/{code_name}", revoke),
+    ("POST", "/api/v1/contacts/{contact_id}/activities", custom_activity),
     ("POST", "/api/v1/recipient-lists", create_list),
     ("POST", "/api/v1/recipient-lists/{list_id}/subscribers", subscribe),
     ("DELETE", "/api/v1/recipient-lists/{list_id}/subscribers/{contact_id}", unsubscribe),
@@ -269,6 +302,8 @@ WRITES: list[tuple[str, str, Call]] = [
     ("PATCH", "/api/v1/automations/{automation_id}", patch_automation),
     ("DELETE", "/api/v1/automations/{automation_id}", delete_automation),
     ("DELETE", "/api/v1/contact-groups/{group_id}", delete_group),
+    ("POST", "/api/v1/webhooks", create_webhook),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}", delete_webhook),
     ("DELETE", "/api/v1/contacts/{contact_id}", erase),
 ]
 

@@ -1,13 +1,19 @@
-"""Query parameters shared by the activity listings of the REST API."""
+"""REST routes of the activity log: query parameters of the listings, custom activities."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import APIRouter, Depends, Query
 
-from tidings.values import MAX_ID, Text
+from tidings.activities import service
+from tidings.activities.schemas import CustomActivityIn, Recorded
+from tidings.contacts.models import Contact
+from tidings.errors import NotFound
+from tidings.values import MAX_ID, Id, Text
+from tidings.web.deps import SessionDep, require_api_key
+from tidings.web.errors import API_RESPONSES, BODY_RESPONSES, responses
 
 
 @dataclass
@@ -21,3 +27,20 @@ class ActivityQuery:
 
 
 ActivityQueryDep = Annotated[ActivityQuery, Depends()]
+
+router = APIRouter(
+    prefix="/api/v1/contacts",
+    tags=["activities"],
+    dependencies=[Depends(require_api_key)],
+    responses=API_RESPONSES,
+)
+
+
+@router.post("/{contact_id}/activities", status_code=201, responses=BODY_RESPONSES | responses(404))
+def record_custom_activity(contact_id: Id, body: CustomActivityIn, session: SessionDep) -> Recorded:
+    """Log a ``custom:<name>`` activity; ``recorded`` is false when the contact's
+    consent does not allow tracking (B1), and then nothing is stored."""
+    if session.get(Contact, contact_id) is None:
+        raise NotFound(f"contact {contact_id} not found")
+    activity = service.record(session, contact_id, body.type, value=body.value)
+    return Recorded(recorded=activity is not None)

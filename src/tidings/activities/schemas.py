@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, JsonValue
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, JsonValue, StringConstraints
 
 from tidings.activities.models import Activity
-from tidings.values import Timestamp
+from tidings.values import Text, Timestamp
+
+MAX_VALUE = 2000
 
 
 class ActivityOut(BaseModel):
@@ -47,3 +51,22 @@ class ActivityPage(BaseModel):
 
     items: list[ActivityOut]
     next_cursor: str | None
+
+
+class CustomActivityIn(BaseModel):
+    """A custom activity: ``type`` is ``custom:<name>`` (name: letters, digits, ``_``,
+    ``-``), ``value`` optional text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Annotated[
+        Text,
+        StringConstraints(pattern=r"^custom:[A-Za-z0-9_-]{1,93}$", max_length=100),
+    ]
+    value: Annotated[Text, StringConstraints(max_length=MAX_VALUE)] | None = None
+
+
+class Recorded(BaseModel):
+    """Whether the activity was recorded (only where consent allows it)."""
+
+    recorded: bool

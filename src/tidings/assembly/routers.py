@@ -12,6 +12,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from tidings.activities import api as activities_api
 from tidings.assembly import screens
 from tidings.auth import admin as auth_admin
 from tidings.auth import routes as auth_routes
@@ -33,6 +34,7 @@ from tidings.sending import admin as sending_admin
 from tidings.sending import api as sending_api
 from tidings.web import basics
 from tidings.web.kinds import RouterKind
+from tidings.webhooks import api as webhooks_api
 
 ADMIN, API, PUBLIC = RouterKind.ADMIN, RouterKind.API, RouterKind.PUBLIC
 
@@ -65,6 +67,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("sending", ADMIN, sending_admin.router),  # mailout controls, test sends, senders
     # REST API under /api/v1.
     Routes("contacts", API, contacts_api.router),
+    Routes("activities", API, activities_api.router),  # custom activities
     Routes("consent", API, consent_api.router),
     Routes("lists", API, lists_api.router),
     Routes("emails", API, emails_api.router),
@@ -72,6 +75,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
     Routes("sending", API, sending_api.router),  # mailout controls, test sends
     Routes("automation", API, automation_api.router),
+    Routes("webhooks", API, webhooks_api.router),
 )
 
 # Domains whose screens keep their templates in a folder of their own.

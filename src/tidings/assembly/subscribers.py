@@ -10,5 +10,6 @@ from __future__ import annotations
 from tidings.automation.triggers import SUBSCRIBER as AUTOMATION
 from tidings.events import Subscriber
 from tidings.groups.events import SUBSCRIBER as GROUPS
+from tidings.webhooks.service import SUBSCRIBER as WEBHOOKS
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, AUTOMATION)
+SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, AUTOMATION, WEBHOOKS)

@@ -28,8 +28,16 @@ from tidings.sending.supervisor import MailoutSupervisor
 from tidings.tracking.writer import EventWriter
 from tidings.tracking.writer_client import RemoteWriter
 from tidings.tracking.writer_process import WriterProcess
+from tidings.webhooks import jobs as webhook_jobs
 
-JOB_MODULES = (sending_jobs, group_jobs, privacy_jobs, event_jobs, automation_jobs)
+JOB_MODULES = (
+    sending_jobs,
+    group_jobs,
+    privacy_jobs,
+    event_jobs,
+    automation_jobs,
+    webhook_jobs,
+)
 
 
 def register_jobs() -> list[str]:

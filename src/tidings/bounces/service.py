@@ -27,6 +27,7 @@ from tidings.bounces.models import Bounce, BounceKind, Suppression, SuppressionR
 from tidings.bounces.parse import Outcome, Verdict
 from tidings.contacts.models import Contact
 from tidings.errors import NotFound
+from tidings.events import EventType, publish
 from tidings.sending.models import Delivery, DeliveryStatus
 from tidings.stats.models import EmailStats
 
@@ -148,7 +149,17 @@ def record_bounce(
                 delivery_id=delivery_id,
                 at=at,
             )
-    # Publishing an ``email.bounced`` event belongs here, for ``created`` only.
+    if created is not None:
+        publish(
+            session,
+            EventType.EMAIL_BOUNCED,
+            {
+                "email_id": created.email_id,
+                "delivery_id": delivery_id,
+                "contact_id": created.contact_id,
+                "kind": kind.value,
+            },
+        )
     return created
 
 
@@ -191,7 +202,11 @@ def record_complaint(
             delivery_id=delivery_id,
             at=at,
         )
-    # Publishing an ``email.complained`` event belongs here.
+    publish(
+        session,
+        EventType.EMAIL_COMPLAINED,
+        {"email_id": bounce.email_id, "delivery_id": delivery_id, "contact_id": bounce.contact_id},
+    )
     return bounce
 
 

@@ -16,7 +16,6 @@ from tidings.consent import service
 from tidings.consent.models import CODE_NAME_PATTERN, Consent, ConsentAgreement, ConsentText
 from tidings.contacts import service as contacts
 from tidings.errors import Conflict, NotFound
-from tidings.groups.hooks import contacts_changed
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import SessionDep
 from tidings.web.forms import Id, LongText, Text
@@ -252,7 +251,6 @@ def agree(request: Request, contact_id: Id, consent_id: Id, session: SessionDep)
     service.agree(
         session=session, contact_id=contact_id, code_name=consent.code_name, source=SOURCE
     )
-    contacts_changed(session, [contact_id])
     flash(request, f"Agreement to {consent.display_name} recorded.")
     return redirect(f"/contacts/{contact_id}#consents")
 
@@ -265,7 +263,6 @@ def revoke(request: Request, contact_id: Id, consent_id: Id, session: SessionDep
     result = service.revoke(
         session=session, contact_id=contact_id, code_name=consent.code_name, source=SOURCE
     )
-    contacts_changed(session, [contact_id])
     deleted = result.activities_deleted
     flash(
         request,

@@ -20,7 +20,6 @@ from tidings.consent.schemas import (
     RevokeOut,
     VersionOut,
 )
-from tidings.groups.hooks import contacts_changed
 from tidings.values import Id
 from tidings.web.deps import SessionDep, require_api_key
 from tidings.web.errors import API_RESPONSES, BODY_RESPONSES, responses
@@ -104,7 +103,6 @@ def agree(
         source=body.source if body else "api",
     )
     version = service.current_text(session=session, consent_id=agreement.consent_id).version
-    contacts_changed(session, [contact_id])
     return AgreementOut.of(agreement, code_name=code_name, version=version)
 
 
@@ -112,7 +110,6 @@ def agree(
 def revoke(contact_id: Id, code_name: CodeName, session: SessionDep) -> RevokeOut:
     """Revoke: tracking stops now and activities tracked under it are deleted (B9)."""
     result = service.revoke(session=session, contact_id=contact_id, code_name=code_name)
-    contacts_changed(session, [contact_id])
     return RevokeOut(
         contact_id=contact_id,
         code_name=code_name,

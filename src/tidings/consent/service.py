@@ -12,6 +12,7 @@ from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement, 
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.errors import Conflict, NotFound
+from tidings.events import EventType, publish
 
 PLACEHOLDER_TRACKING_TEXT = (
     "I agree that Tidings records which emails I open and which links I click, "
@@ -149,6 +150,16 @@ def agree(
     )
     session.add(agreement)
     session.flush()
+    publish(
+        session,
+        EventType.CONSENT_AGREED,
+        {
+            "contact_id": contact_id,
+            "consent_id": consent.id,
+            "version": text.version,
+            "source": agreement.source,
+        },
+    )
     return agreement
 
 
@@ -174,6 +185,12 @@ def revoke(
         agreement.revoked_at = now
         agreement.revoke_source = source[:200]
     session.flush()
+    if active:
+        publish(
+            session,
+            EventType.CONSENT_REVOKED,
+            {"contact_id": contact_id, "consent_id": consent.id, "source": source[:200]},
+        )
     deleted = session.execute(
         delete(Activity).where(Activity.contact_id == contact_id, Activity.consent_id == consent.id)
     )

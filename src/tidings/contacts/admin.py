@@ -23,7 +23,6 @@ from tidings.contacts import fields, service
 from tidings.contacts.models import Contact
 from tidings.emails.models import Email
 from tidings.errors import Conflict
-from tidings.groups.hooks import contacts_changed
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.admin import RUNS, all_lists, contact_subscriptions
 from tidings.lists.models import Subscription, SubscriptionStatus
@@ -211,7 +210,6 @@ def create_contact(
     chosen = parse_id(list_id)
     if chosen is not None:
         subscribe(session=session, list_id=chosen, contact_id=contact.id, source="admin")
-    contacts_changed(session, [contact.id])
     flash(request, "The contact was created.")
     return redirect(f"/contacts/{contact.id}")
 
@@ -366,7 +364,6 @@ def edit_contact(
     contact.first_name = first_name.strip() or None
     contact.last_name = last_name.strip() or None
     service.update(session=session, contact=contact, fields=changes)
-    contacts_changed(session, [contact.id])
     flash(request, "The contact was saved.")
     return redirect(f"/contacts/{contact.id}")
 

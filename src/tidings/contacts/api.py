@@ -14,7 +14,6 @@ from tidings.contacts import service
 from tidings.contacts.models import Contact
 from tidings.contacts.schemas import ContactIn, ContactOut, ContactPage, ContactPatch
 from tidings.db.session import after_commit
-from tidings.groups.hooks import contacts_changed
 from tidings.privacy.erasure import erase_contact, scrub_files
 from tidings.privacy.export import export_contact
 from tidings.privacy.schemas import ContactExport
@@ -40,7 +39,6 @@ def create_contact(body: ContactIn, session: SessionDep) -> ContactOut:
         last_name=body.last_name,
         fields=body.fields,
     )
-    contacts_changed(session, [contact.id])
     return ContactOut.of(contact)
 
 
@@ -82,7 +80,6 @@ def patch_contact(contact_id: Id, body: ContactPatch, session: SessionDep) -> Co
         last_name=body.last_name if "last_name" in given else service.UNCHANGED,
         fields=body.fields,
     )
-    contacts_changed(session, [contact.id])
     return ContactOut.of(contact)
 
 

@@ -37,7 +37,7 @@ from tidings.contacts import fields as custom_fields
 from tidings.contacts.models import Contact
 from tidings.contacts.service import normalize_email
 from tidings.errors import Invalid
-from tidings.groups.hooks import contacts_changed
+from tidings.events import EventType, JsonValue, publish_many
 from tidings.lists import service as lists_service
 from tidings.lists.models import Subscription, SubscriptionStatus
 from tidings.runtime import Runtime
@@ -357,6 +357,7 @@ def _write(
         for c in session.scalars(select(Contact).where(Contact.email.in_([r.email for r in rows])))
     }
     contacts: list[tuple[ParsedRow, Contact]] = []
+    changed: list[tuple[EventType, Contact]] = []
     for row in rows:
         contact = existing.get(row.email)
         if contact is not None and too_many_fields(contact, row):
@@ -372,12 +373,15 @@ def _write(
             )
             session.add(contact)
             tally.created += 1
+            changed.append((EventType.CONTACT_CREATED, contact))
         elif _apply(contact, row):
             tally.updated += 1
+            changed.append((EventType.CONTACT_CHANGED, contact))
         else:
             tally.unchanged += 1
         contacts.append((row, contact))
     session.flush()
+    publish_many(session, [(kind, {"contact_id": c.id}) for kind, c in changed])
     if list_id is not None:
         _subscribe(session, contacts, list_id=list_id, source=source, tally=tally)
     for row, contact in contacts:
@@ -391,7 +395,6 @@ def _write(
             )
             if before is None or before.id != agreement.id:
                 tally.agreements += 1
-    contacts_changed(session, [c.id for _, c in contacts])
     return tally
 
 
@@ -412,11 +415,13 @@ def _subscribe(
             )
         )
     }
+    subscribed: list[int] = []
     for row, contact in contacts:
         sub = subscriptions.get(contact.id)
         if sub is None:
             session.add(Subscription(list_id=list_id, contact_id=contact.id, source=source))
             tally.subscribed += 1
+            subscribed.append(contact.id)
         elif sub.status == SubscriptionStatus.SUBSCRIBED.value:
             tally.already_subscribed += 1
         elif sub.status == SubscriptionStatus.UNSUBSCRIBED.value:
@@ -427,7 +432,19 @@ def _subscribe(
             sub.status = SubscriptionStatus.SUBSCRIBED.value
             sub.source = source
             tally.subscribed += 1
+            subscribed.append(contact.id)
     session.flush()
+    status: JsonValue = SubscriptionStatus.SUBSCRIBED.value
+    publish_many(
+        session,
+        [
+            (
+                EventType.SUBSCRIPTION_CHANGED,
+                {"contact_id": cid, "list_id": list_id, "status": status},
+            )
+            for cid in subscribed
+        ],
+    )
 
 
 def import_contacts(

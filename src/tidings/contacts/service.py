@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from tidings.contacts import fields as custom_fields
 from tidings.contacts.models import Contact
 from tidings.errors import Conflict, NotFound
+from tidings.events import EventType, publish
 
 UNCHANGED = object()  # update(): leave this name as it is
 
@@ -36,6 +37,7 @@ def create(
     contact = Contact(email=address, first_name=first_name, last_name=last_name, fields=checked)
     session.add(contact)
     session.flush()
+    publish(session, EventType.CONTACT_CREATED, {"contact_id": contact.id})
     return contact
 
 
@@ -71,4 +73,5 @@ def update(
     if last_name is not UNCHANGED:
         contact.last_name = last_name  # type: ignore[assignment]
     session.flush()
+    publish(session, EventType.CONTACT_CHANGED, {"contact_id": contact.id})
     return contact

@@ -17,6 +17,7 @@ from tidings.mailcatcher.models import CaughtMessage
 from tidings.sending.models import Delivery, DeliveryLinkUrl, Mailout, SenderIdentity, TestSend
 from tidings.stats.models import EmailStats, LinkStats, TimelineBucket
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
+from tidings.webhooks.models import Webhook, WebhookDelivery
 
 metadata = Base.metadata
 
@@ -55,5 +56,7 @@ __all__ = [
     "UniqueMarker",
     "User",
     "UserSession",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import delete, event, insert, text
 from sqlalchemy.orm import Session
 
 from tidings.db.base import utcnow
@@ -124,6 +124,26 @@ def _hook(session: Session) -> None:
     def _drop(sess: Session) -> None:
         sess.info.pop(PENDING_KEY, None)
         sess.info.pop(PUBLISHED_KEY, None)
+
+
+def forget_contact(session: Session, contact_id: int) -> None:
+    """Delete the outbox's events about an erased contact (B10): their data may hold
+    what the person did (a URL with their address in it). Subscribers learn of the
+    erasure from ``contact.erased``, published after this."""
+    session.execute(
+        delete(OutboxEvent).where(OutboxEvent.data["contact_id"].as_integer() == contact_id)
+    )
+
+
+def lock_outbox(session: Session) -> None:
+    """Take the outbox lock now (PostgreSQL; nothing on SQLite).
+
+    For a transaction about to delete a contact: the tracking writer inserts a batch's
+    activities (a key-share lock on each contact) while it holds the outbox lock, so a
+    deleter must hold the outbox lock before its delete, never wait for it after.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(LOCK_OUTBOX))
 
 
 def mark_published(session: Session) -> None:

@@ -22,7 +22,6 @@ from tidings.contacts.importer import ImportResult, import_contacts
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.errors import NotFound, TidingsError
-from tidings.groups.hooks import contacts_changed
 from tidings.lists import service
 from tidings.lists.models import RecipientList, Subscription
 from tidings.runtime import Runtime
@@ -184,7 +183,6 @@ def add_member(
             last_name=last_name.strip() or None,
         )
     service.subscribe(session=session, list_id=list_id, contact_id=contact.id, source="admin")
-    contacts_changed(session, [contact.id])
     flash(request, "New contact created and subscribed." if created else "Contact subscribed.")
     return redirect(f"/lists/{list_id}")
 
@@ -194,7 +192,6 @@ def remove_member(request: Request, list_id: Id, contact_id: Id, session: Sessio
     """Unsubscribe a member; the record stays so later sends and imports honour it."""
     service.get_list(session=session, list_id=list_id)
     service.unsubscribe(session=session, list_id=list_id, contact_id=contact_id, source="admin")
-    contacts_changed(session, [contact_id])
     flash(request, "The contact was removed from the list (kept as unsubscribed).")
     return redirect(f"/lists/{list_id}")
 
@@ -213,7 +210,6 @@ def contact_subscribe(
         flash(request, "Choose a list first.", "error")
         return redirect(f"/contacts/{contact_id}#lists")
     service.subscribe(session=session, list_id=chosen, contact_id=contact_id, source="admin")
-    contacts_changed(session, [contact_id])
     flash(request, "Subscribed to the list.")
     return redirect(f"/contacts/{contact_id}#lists")
 
@@ -226,7 +222,6 @@ def contact_unsubscribe(
     contacts.get(session=session, contact_id=contact_id)
     service.get_list(session=session, list_id=list_id)
     service.unsubscribe(session=session, list_id=list_id, contact_id=contact_id, source="admin")
-    contacts_changed(session, [contact_id])
     flash(request, "Unsubscribed from the list.")
     return redirect(f"/contacts/{contact_id}#lists")
 

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from tidings.contacts.models import Contact
 from tidings.contacts.schemas import ContactOut
-from tidings.groups.hooks import contacts_changed
 from tidings.lists import service
 from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
 from tidings.lists.schemas import (
@@ -70,7 +69,6 @@ def get_list(list_id: Id, session: SessionDep) -> ListOut:
 def add_subscriber(list_id: Id, body: SubscriberIn, session: SessionDep) -> SubscriptionOut:
     """Subscribe a contact directly (no opt-in mail)."""
     sub = service.subscribe(session=session, list_id=list_id, contact_id=body.contact_id)
-    contacts_changed(session, [body.contact_id])
     return SubscriptionOut(list_id=list_id, contact_id=body.contact_id, status=sub.status)
 
 
@@ -79,7 +77,6 @@ def remove_subscriber(list_id: Id, contact_id: Id, session: SessionDep) -> Subsc
     """Unsubscribe a contact from the list."""
     service.get_list(session=session, list_id=list_id)
     sub = service.unsubscribe(session=session, list_id=list_id, contact_id=contact_id, source="api")
-    contacts_changed(session, [contact_id])
     return SubscriptionOut(
         list_id=list_id, contact_id=contact_id, status=sub.status if sub else "not_subscribed"
     )

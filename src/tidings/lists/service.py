@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.errors import Invalid, NotFound
+from tidings.events import EventType, publish
 from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
 
 
@@ -49,9 +50,27 @@ def subscribe(
     if sub is None:
         sub = Subscription(list_id=list_id, contact_id=contact_id, source=source[:200])
         session.add(sub)
+    changed = sub.status != SubscriptionStatus.SUBSCRIBED.value
     sub.status = SubscriptionStatus.SUBSCRIBED.value
     session.flush()
+    if changed:
+        subscription_changed(session, sub)
     return sub
+
+
+def subscription_changed(session: Session, sub: Subscription) -> None:
+    """Publish ``subscription.changed`` (and ``contact.unsubscribed`` when it ended)."""
+    publish(
+        session,
+        EventType.SUBSCRIPTION_CHANGED,
+        {"contact_id": sub.contact_id, "list_id": sub.list_id, "status": sub.status},
+    )
+    if sub.status == SubscriptionStatus.UNSUBSCRIBED.value:
+        publish(
+            session,
+            EventType.CONTACT_UNSUBSCRIBED,
+            {"contact_id": sub.contact_id, "list_id": sub.list_id},
+        )
 
 
 def unsubscribe(
@@ -61,10 +80,13 @@ def unsubscribe(
     sub = subscription(session=session, list_id=list_id, contact_id=contact_id)
     if sub is None:
         return None
+    changed = sub.status != SubscriptionStatus.UNSUBSCRIBED.value
     sub.status = SubscriptionStatus.UNSUBSCRIBED.value
     sub.source = source[:200]
     sub.updated_at = utcnow()
     session.flush()
+    if changed:
+        subscription_changed(session, sub)
     return sub
 
 
@@ -75,4 +97,7 @@ def opt_out(*, session: Session, contact_id: int) -> None:
         raise NotFound(f"contact {contact_id} not found")
     if contact.opted_out_at is None:
         contact.opted_out_at = utcnow()
+        publish(
+            session, EventType.CONTACT_UNSUBSCRIBED, {"contact_id": contact_id, "list_id": None}
+        )
     session.flush()

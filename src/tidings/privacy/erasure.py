@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session
 from tidings.bounces.service import forget_contact as forget_bounces
 from tidings.consent.models import ConsentAgreement
 from tidings.contacts import service as contacts
+from tidings.events import EventType, publish
+from tidings.events.publish import forget_contact as forget_events
+from tidings.events.publish import lock_outbox
 from tidings.groups.membership import forget_contacts
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.runtime import Runtime
@@ -55,9 +58,15 @@ def erase_contact(*, session: Session, contact_id: int) -> str:
     # cascade) locked the two in the opposite order: on PostgreSQL an erasure during
     # that contact's clicks could deadlock.
     session.execute(delete(ConsentAgreement).where(ConsentAgreement.contact_id == contact_id))
+    # The outbox lock before the contact's row lock (see ``events.publish.lock_outbox``).
+    lock_outbox(session)
+    forget_events(session, contact_id)
     # Subscriptions and activities go by ON DELETE CASCADE.
     session.delete(contact)
     session.flush()
+    # The id alone: subscribers drop what they hold about the person (webhooks scrub
+    # their queued payloads).
+    publish(session, EventType.CONTACT_ERASED, {"contact_id": contact_id})
     return address
 
 

@@ -36,6 +36,7 @@ from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails import rendering
 from tidings.emails.models import Email
+from tidings.events import EventType, publish
 from tidings.jobs.loop import BackgroundLoop
 from tidings.runtime import Runtime
 from tidings.sending import gate
@@ -310,6 +311,12 @@ class MailoutRunner:
             if not owned.rowcount:  # type: ignore[attr-defined]
                 log.warning("mailout %s changed owner before it could finish", mailout_id)
                 return False
+            email_id = session.scalar(select(Mailout.email_id).where(Mailout.id == mailout_id))
+            publish(
+                session,
+                EventType.MAILOUT_FINISHED,
+                {"mailout_id": mailout_id, "email_id": email_id},
+            )
             session.execute(
                 update(Delivery)
                 .where(

@@ -19,7 +19,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tidings.db.base import utcnow
 from tidings.emails.links import is_trackable
-from tidings.groups.hooks import contacts_changed
 from tidings.runtime import Runtime
 from tidings.tracking import tokens
 from tidings.tracking import unsubscribe as unsub
@@ -151,11 +150,9 @@ def _unsubscribe(
             return None
         if request.method != "POST":
             return where.list_name, False
-        changed = unsub.unsubscribe(
+        unsub.unsubscribe(
             session, where, everything=everything, policy=request.app.state.writer.policy
         )
-        if changed and where.contact_id is not None:
-            contacts_changed(session, [where.contact_id])
         return where.list_name, True
 
 

@@ -8,9 +8,11 @@ from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from tidings.activities.models import Activity, ActivityType
+from tidings.activities.service import event_data
 from tidings.consent.policy import TrackingPolicy
 from tidings.db.base import utcnow
 from tidings.emails.models import Email
+from tidings.events import EventType, publish
 from tidings.lists import service as lists
 from tidings.lists.models import RecipientList, SubscriptionStatus
 from tidings.sending.models import Delivery, Mailout
@@ -87,14 +89,30 @@ def unsubscribe(
     allowed = policy.allowed(session, [(where.contact_id, where.email_id)], now)
     consent_id = allowed.get((where.contact_id, where.email_id))
     if (where.contact_id, where.email_id) in allowed:
-        session.execute(
-            insert(Activity).values(
+        value = "all" if everything else where.list_name
+        activity_id = session.execute(
+            insert(Activity)
+            .values(
                 contact_id=where.contact_id,
                 type=ActivityType.EMAIL_UNSUBSCRIBE.value,
                 email_id=where.email_id,
-                value="all" if everything else where.list_name,
+                value=value,
                 consent_id=consent_id,
                 occurred_at=now,
             )
+            .returning(Activity.id)
+        ).scalar_one()
+        publish(
+            session,
+            EventType.ACTIVITY_CREATED,
+            event_data(
+                activity_id=activity_id,
+                contact_id=where.contact_id,
+                type=ActivityType.EMAIL_UNSUBSCRIBE.value,
+                value=value,
+                email_id=where.email_id,
+                link_id=None,
+                occurred_at=now,
+            ),
         )
     return True

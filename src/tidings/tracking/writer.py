@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from tidings.consent.policy import TrackingPolicy, tracking_policy
-from tidings.groups.hooks import contacts_changed
+from tidings.events.publish import mark_published
 from tidings.jobs.loop import BackgroundLoop
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
 from tidings.tracking.events import TrackedEvent, TrackingWriter
@@ -212,11 +212,9 @@ class EventWriter(BackgroundLoop):
         return None, error
 
     def _after_commit(self, session: Session, outcome: BatchOutcome) -> None:
-        if outcome.identified_contacts:
-            # No query: the batch already asked whether any group exists.
-            contacts_changed(
-                session, sorted(outcome.identified_contacts), groups_exist=outcome.groups_exist
-            )
+        if outcome.activities:
+            # The batch wrote its activities' events itself: wake the dispatcher.
+            mark_published(session)
 
 
 if TYPE_CHECKING:

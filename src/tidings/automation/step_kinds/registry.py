@@ -6,9 +6,11 @@ from tidings.automation.step_kinds import (
     condition,
     finish,
     lists,
+    log_activity,
     send_email,
     set_field,
     wait,
+    webhook,
 )
 from tidings.automation.step_kinds.base import StepKind
 
@@ -21,6 +23,8 @@ STEPS: dict[str, StepKind] = {
         set_field.KIND,
         lists.ADD,
         lists.REMOVE,
+        log_activity.KIND,
+        webhook.KIND,
         finish.KIND,
     )
 }

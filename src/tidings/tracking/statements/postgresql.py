@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from tidings.db import pg_arrays
+from tidings.events import EventType
+from tidings.events.publish import LOCK_OUTBOX
 from tidings.tracking.markers import Marker
 from tidings.tracking.rules import EMAIL_COUNTERS, LINK_COUNTERS, Tally
 from tidings.tracking.statements import BatchInputs
@@ -36,10 +38,19 @@ EVENTS = (
     "%s::bigint[], %s::varchar[], %s::timestamptz[], %s::boolean[], %s::varchar[], "
     "%s::boolean[])"
 )
+# The activities and their ``activity.created`` events in one statement, last before
+# the COMMIT and after the outbox lock (``events.publish``): outbox ids in commit order.
 ACTIVITIES = (
-    f"INSERT INTO {t.ACTIVITIES} ({t.ACTIVITY_COLUMNS}) SELECT c, t, e, l, v, d::json, "  # noqa: S608
-    "k, o FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[], "
-    "%s::text[], %s::text[], %s::bigint[], %s::timestamptz[]) AS u(c, t, e, l, v, d, k, o)"
+    f"WITH a AS (INSERT INTO {t.ACTIVITIES} ({t.ACTIVITY_COLUMNS}) SELECT c, t, e, l, v, "  # noqa: S608
+    "d::json, k, o FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[], "
+    "%s::text[], %s::text[], %s::bigint[], %s::timestamptz[]) AS u(c, t, e, l, v, d, k, o) "
+    "RETURNING id, contact_id, type, email_id, link_id, value, occurred_at) "
+    f"INSERT INTO {t.OUTBOX} (type, occurred_at, data) SELECT "
+    f"'{EventType.ACTIVITY_CREATED.value}', now(), json_build_object('contact_id', "
+    "contact_id, 'activity_id', id, 'type', type, 'value', value, 'email_id', email_id, "
+    "'link_id', link_id, 'url', CASE WHEN type IN ('email_click', 'page_visit') THEN value "
+    "END, 'occurred_at', to_char(occurred_at AT TIME ZONE 'UTC', "
+    '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\')) FROM a ORDER BY id'
 )
 EMAIL_STATS = (
     f"UPDATE {t.EMAIL_STATS} SET "  # noqa: S608
@@ -135,8 +146,6 @@ class PostgresStatements:
         COMMIT too: one round trip."""
         with cur.connection.pipeline():
             cur.execute(EVENTS, _arrays(tally.events, EVENT_ARRAYS))
-            if tally.activities:
-                cur.execute(ACTIVITIES, _arrays(tally.activities, ACTIVITY_ARRAYS))
             # Sorted, so concurrent writers take row locks in one order.
             cur.executemany(
                 EMAIL_STATS,
@@ -161,6 +170,12 @@ class PostgresStatements:
             ]
             if buckets:
                 cur.executemany(TIMELINE, buckets)
+            if tally.activities:
+                # Last: nothing may wait for a row lock while the outbox lock is held
+                # (an activity's key-share lock on its contact cannot: a contact is
+                # deleted only by a transaction holding the outbox lock already).
+                cur.execute(LOCK_OUTBOX)
+                cur.execute(ACTIVITIES, _arrays(tally.activities, ACTIVITY_ARRAYS))
             if commit:
                 # A statement, not ``connection.commit()``, which would sync the
                 # pipeline on its own: this way the writes, the COMMIT and its answer

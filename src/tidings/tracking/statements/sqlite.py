@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from typing import Any
 
+from tidings.activities.service import event_data
 from tidings.db.base import driver_time
+from tidings.events import EventType
 from tidings.tracking.markers import Marker
 from tidings.tracking.rules import EMAIL_COUNTERS, LINK_COUNTERS, Tally
 from tidings.tracking.statements import BatchInputs
 from tidings.tracking.statements import tables as t
 
 MARKER_CHUNK = 2000  # rows per statement; 4 parameters each stays under every limit
+ACTIVITY_CHUNK = 1000  # 8 parameters each
 
 # Only placeholders and our own table and column names are formatted into these
 # statements; every value is a parameter.
 GROUPS_EXIST = f"SELECT 1 FROM {t.GROUPS} LIMIT 1"  # noqa: S608
 EVENTS = f"INSERT INTO {t.EVENTS} ({t.EVENT_COLUMNS}) VALUES ({', '.join(['?'] * 7)})"  # noqa: S608
-ACTIVITIES = f"INSERT INTO {t.ACTIVITIES} ({t.ACTIVITY_COLUMNS}) VALUES ({', '.join(['?'] * 8)})"  # noqa: S608
+ACTIVITY_VALUES = "(" + ", ".join(["?"] * 8) + ")"
+# Each new activity comes back whole, so its ``activity.created`` event needs no
+# order: SQLite does not promise RETURNING rows in the order of the VALUES.
+ACTIVITY_RETURNING = "id, contact_id, type, email_id, link_id, value, occurred_at"
+OUTBOX = f"INSERT INTO {t.OUTBOX} (type, occurred_at, data) VALUES (?, ?, ?)"  # noqa: S608
 EMAIL_STATS = (
     f"UPDATE {t.EMAIL_STATS} SET "  # noqa: S608
     + ", ".join(f"{c} = {c} + ?" for c in EMAIL_COUNTERS)
@@ -75,7 +83,7 @@ class SqliteStatements:
         """One prepared statement per table, run per row; the session commits."""
         cur.executemany(EVENTS, tally.events)
         if tally.activities:
-            cur.executemany(ACTIVITIES, tally.activities)
+            self._activities(cur, tally.activities)
         # Sorted, so concurrent writers take row locks in one order.
         cur.executemany(
             EMAIL_STATS,
@@ -99,3 +107,32 @@ class SqliteStatements:
         ]
         if buckets:
             cur.executemany(TIMELINE, buckets)
+
+    def _activities(self, cur: Any, rows: list[Any]) -> None:
+        """Insert the activities and their ``activity.created`` events."""
+        created: list[Any] = []
+        for start in range(0, len(rows), ACTIVITY_CHUNK):
+            chunk = rows[start : start + ACTIVITY_CHUNK]
+            statement = (
+                f"INSERT INTO {t.ACTIVITIES} ({t.ACTIVITY_COLUMNS}) "  # noqa: S608
+                f"VALUES {', '.join([ACTIVITY_VALUES] * len(chunk))} "
+                f"RETURNING {ACTIVITY_RETURNING}"
+            )
+            cur.execute(statement, tuple(value for row in chunk for value in row))
+            created += cur.fetchall()
+        created.sort()
+        now = self.time(datetime.now(UTC))
+        outbox = []
+        for activity_id, contact_id, kind, email_id, link_id, value, occurred in created:
+            at = datetime.fromisoformat(occurred).replace(tzinfo=UTC)
+            data = event_data(
+                activity_id=activity_id,
+                contact_id=contact_id,
+                type=kind,
+                value=value,
+                email_id=email_id,
+                link_id=link_id,
+                occurred_at=at,
+            )
+            outbox.append((EventType.ACTIVITY_CREATED.value, now, json.dumps(data)))
+        cur.executemany(OUTBOX, outbox)
