@@ -16,6 +16,7 @@ from tidings.activities import api as activities_api
 from tidings.assembly import screens
 from tidings.auth import admin as auth_admin
 from tidings.auth import routes as auth_routes
+from tidings.automation import admin as automation_admin
 from tidings.automation import api as automation_api
 from tidings.bounces import admin as bounces_admin
 from tidings.bounces import api as bounces_api
@@ -62,6 +63,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("consent", ADMIN, consent_admin.router),
     Routes("lists", ADMIN, lists_admin.router),
     Routes("groups", ADMIN, groups_admin.router),
+    Routes("automation", ADMIN, automation_admin.router),
     Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
     Routes("bounces", ADMIN, bounces_admin.router),  # /suppressions
     Routes("sending", ADMIN, sending_admin.router),  # mailout controls, test sends, senders
@@ -79,4 +81,9 @@ ROUTERS: tuple[Routes, ...] = (
 )
 
 # Domains whose screens keep their templates in a folder of their own.
-TEMPLATE_DIRS: tuple[Path, ...] = (auth_admin.TEMPLATES, inbox_admin.TEMPLATES, screens.TEMPLATES)
+TEMPLATE_DIRS: tuple[Path, ...] = (
+    auth_admin.TEMPLATES,
+    inbox_admin.TEMPLATES,
+    screens.TEMPLATES,
+    automation_admin.TEMPLATES,
+)
