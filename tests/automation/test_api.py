@@ -35,6 +35,7 @@ def test_create_read_page_and_change(runtime: Runtime, client: TestClient) -> No
     assert created.status_code == 201, created.text
     automation = created.json()
     assert automation["enabled"] is True and automation["recurrence"] == "if_not_running"
+    assert len(automation["webhook_secret"]) == 64
     assert automation["steps"][0] == {
         "id": "send",
         "type": "send_email",

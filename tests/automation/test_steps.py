@@ -70,6 +70,8 @@ def test_webhook_step_signs_and_a_refusal_fails_the_run(hook_runtime: Runtime) -
     header, body = receiver.got[0]
     stamp, mac = (part.split("=", 1)[1] for part in header.split(","))
     secret = secret_for(runtime, automation_id).encode()
+    # The secret the API shows for the automation.
+    assert len(secret) == 64
     expected = hmac.new(secret, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(mac, expected)
     assert b'"contact_id":%d' % ann in body and b"example.com" not in body

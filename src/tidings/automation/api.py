@@ -16,6 +16,7 @@ from tidings.automation.schemas import (
     RunOut,
     RunsPage,
 )
+from tidings.automation.step_kinds.webhook import secret_for
 from tidings.errors import Invalid
 from tidings.values import MAX_ID, Id, Text
 from tidings.web.deps import SessionDep, require_api_key
@@ -30,7 +31,12 @@ router = APIRouter(
 
 
 def _out(session: SessionDep, automation: Automation) -> AutomationOut:
-    return AutomationOut.of(automation, service.figures(session=session, automation=automation))
+    runtime = session.info["runtime"]
+    return AutomationOut.of(
+        automation,
+        service.figures(session=session, automation=automation),
+        secret=secret_for(runtime, automation.id),
+    )
 
 
 @router.get("")

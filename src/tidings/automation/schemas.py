@@ -68,9 +68,12 @@ class AutomationOut(BaseModel):
     failed: int
     created_at: Timestamp
     updated_at: Timestamp
+    webhook_secret: str = Field(
+        description="Signs the requests of this automation's webhook steps (Tidings-Signature)"
+    )
 
     @classmethod
-    def of(cls, automation: Automation, figures: Figures) -> AutomationOut:
+    def of(cls, automation: Automation, figures: Figures, *, secret: str) -> AutomationOut:
         """The read model of a stored automation and its figures."""
         return cls(
             id=automation.id,
@@ -86,6 +89,7 @@ class AutomationOut(BaseModel):
             failed=figures.failed,
             created_at=automation.created_at,
             updated_at=automation.updated_at,
+            webhook_secret=secret,
         )
 
 
