@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from tests.support.live import LiveServer
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui, sign_in
-from tests.web.conftest import browser as browser
 from tidings.assembly.app import create_app
 from tidings.auth.service import create_user
 from tidings.config import Settings
