@@ -22,10 +22,15 @@ def tick(runtime: Runtime) -> None:
 def test_default_schedule_follows_settings(settings: Settings) -> None:
     runtime = Runtime(settings.model_copy(update={"retention_activity_days": 30}))
     jobs = {entry.job for entry in default_schedule(runtime)}
-    assert jobs == {"groups.rebuild_all", "privacy.retention", "privacy.close_counting_windows"}
+    always = {
+        "privacy.close_counting_windows",  # whatever else is configured (B1)
+        "events.cleanup",
+        "automation.resume_due",
+        "webhooks.send_due",
+    }
+    assert jobs == {"groups.rebuild_all", "privacy.retention", *always}
     quiet = Runtime(settings.model_copy(update={"group_rebuild_interval": 0}))
-    # Counting windows close whatever else is configured (B1).
-    assert [e.job for e in default_schedule(quiet)] == ["privacy.close_counting_windows"]
+    assert {e.job for e in default_schedule(quiet)} == always
 
 
 def test_scheduled_job_runs(runtime: Runtime) -> None:

@@ -69,6 +69,7 @@ ID_NAMES = {
     "code_name": "consent",
     "site_id": "site",
     "key": "widget",
+    "automation_id": "automation",
 }
 
 
@@ -124,10 +125,33 @@ def _seed(client: TestClient) -> Seeded:
     )
     site = made("/api/v1/sites", {"name": "Shop", "origin": "https://shop.example.com"})
     made(f"/api/v1/sites/{site['id']}/widgets", {"key": "hero", "html": "<p>Hi</p>"})
+    automation_email = made(
+        "/api/v1/emails",
+        {
+            "name": "Follow-up",
+            "subject": "Follow-up",
+            "html": '<a href="https://example.com/b">b</a>',
+            "sender_name": "Us",
+            "sender_address": "us@example.com",
+            "purpose": "automation",
+        },
+    )
+    automation = made(
+        "/api/v1/automations",
+        {
+            "name": "Follow-up",
+            "trigger": {"type": "email_click", "email_id": email["id"]},
+            "steps": [
+                {"id": "send", "type": "send_email", "email_id": automation_email["id"]},
+                {"id": "wait", "type": "wait", "seconds": 60},
+            ],
+        },
+    )
     return Seeded(
         {
             "site": site["id"],
             "widget": "hero",
+            "automation": automation["id"],
             "contact": contact["id"],
             "list": recipient_list["id"],
             "email": email["id"],

@@ -193,6 +193,39 @@ def unsuppress(c: TestClient, ids: Ids) -> None:
     assert c.get("/api/v1/suppressions/gone@example.net").status_code == 404
 
 
+def create_automation(c: TestClient, ids: Ids) -> None:
+    body = {
+        "name": "Follow-up",
+        "subject": "Follow-up",
+        "html": '<a href="https://example.com/more">more</a>',
+        "sender_name": "Us",
+        "sender_address": "us@example.com",
+        "purpose": "automation",
+    }
+    follow_up = _ok(c.post("/api/v1/emails", json=body), 201)["id"]
+    process = {
+        "name": "Welcome",
+        "trigger": {"type": "subscribed", "list_id": ids["list"]},
+        "steps": [
+            {"id": "send", "type": "send_email", "email_id": follow_up},
+            {"id": "wait", "type": "wait", "seconds": 60},
+        ],
+    }
+    created = _ok(c.post("/api/v1/automations", json=process), 201)
+    ids.values["automation"] = created["id"]
+    assert [s["id"] for s in created["steps"]] == ["send", "wait"]
+
+
+def patch_automation(c: TestClient, ids: Ids) -> None:
+    _ok(c.patch(f"/api/v1/automations/{ids['automation']}", json={"enabled": False}), 200)
+    assert _ok(c.get(f"/api/v1/automations/{ids['automation']}"), 200)["enabled"] is False
+
+
+def delete_automation(c: TestClient, ids: Ids) -> None:
+    _ok(c.delete(f"/api/v1/automations/{ids['automation']}"), 204)
+    assert c.get(f"/api/v1/automations/{ids['automation']}").status_code == 404
+
+
 def delete_group(c: TestClient, ids: Ids) -> None:
     _ok(c.delete(f"/api/v1/contact-groups/{ids['group']}"), 204)
     assert c.get(f"/api/v1/contact-groups/{ids['group']}").status_code == 404
@@ -292,6 +325,9 @@ WRITES: list[tuple[str, str, Call]] = [
     ("POST", "/api/v1/mailouts/{mailout_id}/cancel", cancel),
     ("POST", "/api/v1/suppressions", suppress),
     ("DELETE", "/api/v1/suppressions/{email}", unsuppress),
+    ("POST", "/api/v1/automations", create_automation),
+    ("PATCH", "/api/v1/automations/{automation_id}", patch_automation),
+    ("DELETE", "/api/v1/automations/{automation_id}", delete_automation),
     ("DELETE", "/api/v1/contact-groups/{group_id}", delete_group),
     ("POST", "/api/v1/webhooks", create_webhook),
     ("DELETE", "/api/v1/webhooks/{webhook_id}", delete_webhook),

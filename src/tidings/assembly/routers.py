@@ -16,6 +16,8 @@ from tidings.activities import api as activities_api
 from tidings.assembly import screens
 from tidings.auth import admin as auth_admin
 from tidings.auth import routes as auth_routes
+from tidings.automation import admin as automation_admin
+from tidings.automation import api as automation_api
 from tidings.bounces import admin as bounces_admin
 from tidings.bounces import api as bounces_api
 from tidings.consent import admin as consent_admin
@@ -65,6 +67,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("consent", ADMIN, consent_admin.router),
     Routes("lists", ADMIN, lists_admin.router),
     Routes("groups", ADMIN, groups_admin.router),
+    Routes("automation", ADMIN, automation_admin.router),
     Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
     Routes("bounces", ADMIN, bounces_admin.router),  # /suppressions
     Routes("sending", ADMIN, sending_admin.router),  # mailout controls, test sends, senders
@@ -78,6 +81,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("groups", API, groups_api.router),
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
     Routes("sending", API, sending_api.router),  # mailout controls, test sends
+    Routes("automation", API, automation_api.router),
     Routes("webhooks", API, webhooks_api.router),
     Routes("personalization", API, sites_api.router),  # /api/v1/sites
 )
@@ -88,4 +92,5 @@ TEMPLATE_DIRS: tuple[Path, ...] = (
     auth_admin.TEMPLATES,
     inbox_admin.TEMPLATES,
     screens.TEMPLATES,
+    automation_admin.TEMPLATES,
 )

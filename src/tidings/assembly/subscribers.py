@@ -7,8 +7,9 @@ in one transaction with the subscriber's cursor (docs/events.md).
 
 from __future__ import annotations
 
+from tidings.automation.triggers import SUBSCRIBER as AUTOMATION
 from tidings.events import Subscriber
 from tidings.groups.events import SUBSCRIBER as GROUPS
 from tidings.webhooks.service import SUBSCRIBER as WEBHOOKS
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, WEBHOOKS)
+SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, AUTOMATION, WEBHOOKS)

@@ -11,11 +11,12 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from tidings.assembly.subscribers import SUBSCRIBERS
+
+# Each domain's jobs module registers its jobs in ``jobs.registry`` when imported.
+from tidings.automation import jobs as automation_jobs
 from tidings.bounces.listener import start_from_settings as bounce_listener
 from tidings.events import dispatch
 from tidings.events import jobs as event_jobs
-
-# Each domain's jobs module registers its jobs in ``jobs.registry`` when imported.
 from tidings.groups import jobs as group_jobs
 from tidings.jobs import registry
 from tidings.jobs.schedule import Scheduler
@@ -29,7 +30,14 @@ from tidings.tracking.writer_client import RemoteWriter
 from tidings.tracking.writer_process import WriterProcess
 from tidings.webhooks import jobs as webhook_jobs
 
-JOB_MODULES = (sending_jobs, group_jobs, privacy_jobs, event_jobs, webhook_jobs)
+JOB_MODULES = (
+    sending_jobs,
+    group_jobs,
+    privacy_jobs,
+    event_jobs,
+    automation_jobs,
+    webhook_jobs,
+)
 
 
 def register_jobs() -> list[str]:

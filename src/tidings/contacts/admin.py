@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -298,6 +299,18 @@ def _timeline(session: Session, contact_id: int, cursor: str | None) -> Timeline
     )
 
 
+# Panels other domains add to the contact page (automation's "processes this contact
+# is in"): a template and what it needs, registered by that domain when imported, so
+# contacts imports none of them.
+PanelProvider = Callable[[Session, int], dict[str, Any]]
+PANELS: list[tuple[str, PanelProvider]] = []
+
+
+def register_panel(template: str, provider: PanelProvider) -> None:
+    """Show ``template`` on each contact page with ``provider(session, contact_id)``."""
+    PANELS.append((template, provider))
+
+
 def _detail(
     request: Request,
     session: Session,
@@ -324,6 +337,7 @@ def _detail(
         "cursor": cursor,
         "edit_error": edit_error,
         "edit_form": edit_form,
+        "panels": [(template, provide(session, contact.id)) for template, provide in PANELS],
     }
     return page(
         request, "admin/contacts/detail.html", context, status_code=422 if edit_error else 200

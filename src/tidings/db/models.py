@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tidings.activities.models import Activity
 from tidings.auth.models import ApiKey, LoginThrottle, User, UserSession
+from tidings.automation.models import Automation, AutomationRun, AutomationStepCount
 from tidings.bounces.models import Bounce
 from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
@@ -32,6 +33,9 @@ metadata = Base.metadata
 __all__ = [
     "Activity",
     "ApiKey",
+    "Automation",
+    "AutomationRun",
+    "AutomationStepCount",
     "Bounce",
     "CaughtMessage",
     "Consent",

@@ -34,6 +34,8 @@ def default_schedule(runtime: Runtime) -> list[Every]:
         Every("groups.rebuild_all", settings.group_rebuild_interval),
         Every("privacy.close_counting_windows", 3600.0),
         Every("events.cleanup", 3600.0),
+        # Automation runs whose wait is over (the job is cheap when none is due).
+        Every("automation.resume_due", 1.0),
         Every("webhooks.send_due", 5.0),  # retries that are due, after any restart
     ]
     if settings.retention_activity_days or settings.retention_inactive_contact_days:

@@ -1,0 +1,1 @@
+"""Trigger kinds, one module each, listed in ``registry.TRIGGERS``."""
