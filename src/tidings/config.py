@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     group_rebuild_interval: float = Field(default=3600.0, ge=0)
     retention_activity_days: int = Field(default=0, ge=0)
     retention_inactive_contact_days: int = Field(default=0, ge=0)
+    # Forms: days a confirmation link works; unconfirmed submissions are purged then
+    form_pending_days: int = Field(default=7, ge=1, le=365)
+    # Forms: posts one client may make per hour, across every form
+    form_rate_limit: int = Field(default=20, ge=1)
     # API: the largest request body accepted (413 above it)
     api_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Sessions

@@ -22,10 +22,18 @@ def tick(runtime: Runtime) -> None:
 def test_default_schedule_follows_settings(settings: Settings) -> None:
     runtime = Runtime(settings.model_copy(update={"retention_activity_days": 30}))
     jobs = {entry.job for entry in default_schedule(runtime)}
-    assert jobs == {"groups.rebuild_all", "privacy.retention", "privacy.close_counting_windows"}
+    assert jobs == {
+        "groups.rebuild_all",
+        "privacy.retention",
+        "privacy.close_counting_windows",
+        "forms.purge_pending",
+    }
     quiet = Runtime(settings.model_copy(update={"group_rebuild_interval": 0}))
     # Counting windows close whatever else is configured (B1).
-    assert [e.job for e in default_schedule(quiet)] == ["privacy.close_counting_windows"]
+    assert [e.job for e in default_schedule(quiet)] == [
+        "privacy.close_counting_windows",
+        "forms.purge_pending",
+    ]
 
 
 def test_scheduled_job_runs(runtime: Runtime) -> None:

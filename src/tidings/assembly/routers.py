@@ -23,6 +23,7 @@ from tidings.contacts import admin as contacts_admin
 from tidings.contacts import api as contacts_api
 from tidings.emails import admin as emails_admin
 from tidings.emails import api as emails_api
+from tidings.forms import public as forms_public
 from tidings.groups import admin as groups_admin
 from tidings.groups import api as groups_api
 from tidings.lists import admin as lists_admin
@@ -51,6 +52,7 @@ ROUTERS: tuple[Routes, ...] = (
     # served ahead of the app by ``tracking.routes.TrackingFastPath`` (see app.py).
     Routes("web", PUBLIC, basics.router),  # /healthz, /favicon.ico
     Routes("auth", PUBLIC, auth_routes.router),  # /login, /logout
+    Routes("forms", PUBLIC, forms_public.router),  # /f/ (forms, confirmation)
     # Admin pages.
     Routes("assembly", ADMIN, screens.router),  # /, /settings
     Routes("auth", ADMIN, auth_admin.router),  # /settings/users, /settings/api-keys
@@ -73,4 +75,9 @@ ROUTERS: tuple[Routes, ...] = (
 )
 
 # Domains whose screens keep their templates in a folder of their own.
-TEMPLATE_DIRS: tuple[Path, ...] = (auth_admin.TEMPLATES, inbox_admin.TEMPLATES, screens.TEMPLATES)
+TEMPLATE_DIRS: tuple[Path, ...] = (
+    auth_admin.TEMPLATES,
+    inbox_admin.TEMPLATES,
+    screens.TEMPLATES,
+    forms_public.TEMPLATES,
+)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from tidings.bounces.listener import start_from_settings as bounce_listener
 
 # Each domain's jobs module registers its jobs in ``jobs.registry`` when imported.
+from tidings.forms import jobs as form_jobs
 from tidings.groups import jobs as group_jobs
 from tidings.jobs import registry
 from tidings.jobs.schedule import Scheduler
@@ -24,7 +25,7 @@ from tidings.tracking.writer import EventWriter
 from tidings.tracking.writer_client import RemoteWriter
 from tidings.tracking.writer_process import WriterProcess
 
-JOB_MODULES = (sending_jobs, group_jobs, privacy_jobs)
+JOB_MODULES = (sending_jobs, group_jobs, privacy_jobs, form_jobs)
 
 
 def register_jobs() -> list[str]:

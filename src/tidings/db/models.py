@@ -9,6 +9,13 @@ from tidings.consent.models import Consent, ConsentAgreement, ConsentText
 from tidings.contacts.models import Contact
 from tidings.db.base import Base
 from tidings.emails.models import Email, Link
+from tidings.forms.models import (
+    Form,
+    FormConsent,
+    FormRateLimit,
+    FormSubmission,
+    SubmissionConsent,
+)
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
@@ -33,6 +40,10 @@ __all__ = [
     "DeliveryLinkUrl",
     "Email",
     "EmailStats",
+    "Form",
+    "FormConsent",
+    "FormRateLimit",
+    "FormSubmission",
     "GroupMember",
     "Link",
     "LinkStats",
@@ -40,6 +51,7 @@ __all__ = [
     "Mailout",
     "RecipientList",
     "SenderIdentity",
+    "SubmissionConsent",
     "Subscription",
     "Suppression",
     "TestSend",

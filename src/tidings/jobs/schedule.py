@@ -33,6 +33,7 @@ def default_schedule(runtime: Runtime) -> list[Every]:
     entries = [
         Every("groups.rebuild_all", settings.group_rebuild_interval),
         Every("privacy.close_counting_windows", 3600.0),
+        Every("forms.purge_pending", 3600.0),
     ]
     if settings.retention_activity_days or settings.retention_inactive_contact_days:
         entries.append(Every("privacy.retention", 3600.0))

@@ -23,7 +23,13 @@ from tidings.sending.dkim import DkimKeyRef, DkimSigner
 from tidings.sending.message import MessageSkeleton, add_pixel, list_id
 from tidings.sending.smtp import wire_data
 from tidings.sending.verp import ReturnPaths
-from tidings.tracking.tokens import TokenSigner, click_path, open_path, unsubscribe_path
+from tidings.tracking.tokens import (
+    TokenSigner,
+    click_path,
+    open_path,
+    preferences_path,
+    unsubscribe_path,
+)
 
 TEST_PREFIX = "[Test] "
 
@@ -135,6 +141,13 @@ class Composer:
             return self.spec.base_url + "/u/test-send"
         return self.spec.base_url + unsubscribe_path(self.signer, delivery_id)
 
+    def _preferences_url(self, delivery_id: int) -> str | None:
+        if not self.spec.unsubscribe:
+            return None
+        if self.spec.test:
+            return self.spec.base_url + "/preferences/test-send"
+        return self.spec.base_url + preferences_path(self.signer, delivery_id)
+
     def compose(
         self,
         recipient: Recipient,
@@ -178,6 +191,7 @@ class Composer:
             variables = {**variables, **(extra or {})}
             if unsubscribe_url is not None:
                 variables["unsubscribe_url"] = unsubscribe_url
+                variables["preferences_url"] = self._preferences_url(delivery_id) or ""
         message = rendering.render(self.compiled, contact, tracked_url, variables)
         html = message.html
         if not spec.test:

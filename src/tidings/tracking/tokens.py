@@ -23,6 +23,8 @@ _TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 CLICK = b"c"
 OPEN = b"o"
 UNSUBSCRIBE = b"u"
+PREFERENCES = b"p"
+CONFIRM = b"f"
 
 
 def _varint(value: int) -> bytes:
@@ -126,3 +128,8 @@ def open_path(signer: TokenSigner, delivery_id: int, email_id: int) -> str:
 def unsubscribe_path(signer: TokenSigner, delivery_id: int) -> str:
     """Path of the unsubscribe page / one-click endpoint."""
     return f"/u/{signer.make(UNSUBSCRIBE, delivery_id)}"
+
+
+def preferences_path(signer: TokenSigner, delivery_id: int) -> str:
+    """Path of the preference center for the contact a delivery went to."""
+    return f"/preferences/{signer.make(PREFERENCES, delivery_id)}"
