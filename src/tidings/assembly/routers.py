@@ -23,6 +23,7 @@ from tidings.contacts import admin as contacts_admin
 from tidings.contacts import api as contacts_api
 from tidings.emails import admin as emails_admin
 from tidings.emails import api as emails_api
+from tidings.forms import api as forms_api
 from tidings.forms import public as forms_public
 from tidings.groups import admin as groups_admin
 from tidings.groups import api as groups_api
@@ -72,6 +73,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("groups", API, groups_api.router),
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
     Routes("sending", API, sending_api.router),  # mailout controls, test sends
+    Routes("forms", API, forms_api.router),  # /api/v1/forms
 )
 
 # Domains whose screens keep their templates in a folder of their own.
