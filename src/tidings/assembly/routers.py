@@ -24,6 +24,7 @@ from tidings.contacts import api as contacts_api
 from tidings.emails import admin as emails_admin
 from tidings.emails import api as emails_api
 from tidings.forms import api as forms_api
+from tidings.forms import preferences as forms_preferences
 from tidings.forms import public as forms_public
 from tidings.groups import admin as groups_admin
 from tidings.groups import api as groups_api
@@ -54,6 +55,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("web", PUBLIC, basics.router),  # /healthz, /favicon.ico
     Routes("auth", PUBLIC, auth_routes.router),  # /login, /logout
     Routes("forms", PUBLIC, forms_public.router),  # /f/ (forms, confirmation)
+    Routes("forms", PUBLIC, forms_preferences.router),  # /preferences/
     # Admin pages.
     Routes("assembly", ADMIN, screens.router),  # /, /settings
     Routes("auth", ADMIN, auth_admin.router),  # /settings/users, /settings/api-keys
