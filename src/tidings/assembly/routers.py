@@ -23,6 +23,7 @@ from tidings.contacts import admin as contacts_admin
 from tidings.contacts import api as contacts_api
 from tidings.emails import admin as emails_admin
 from tidings.emails import api as emails_api
+from tidings.forms import admin as forms_admin
 from tidings.forms import api as forms_api
 from tidings.forms import preferences as forms_preferences
 from tidings.forms import public as forms_public
@@ -63,6 +64,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("contacts", ADMIN, contacts_admin.router),
     Routes("consent", ADMIN, consent_admin.router),
     Routes("lists", ADMIN, lists_admin.router),
+    Routes("forms", ADMIN, forms_admin.router),  # /forms
     Routes("groups", ADMIN, groups_admin.router),
     Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
     Routes("bounces", ADMIN, bounces_admin.router),  # /suppressions

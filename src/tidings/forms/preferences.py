@@ -37,7 +37,7 @@ router = APIRouter(include_in_schema=False)
 SOURCE = "preferences"
 THEME = {
     "accent": "#2f5bd3",
-    "font": 'system-ui, -apple-system, "Segoe UI", sans-serif',
+    "font": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
     "radius": 6,
 }
 

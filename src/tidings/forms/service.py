@@ -23,10 +23,10 @@ from tidings.sending.models import SenderIdentity
 
 BUILT_IN_FIELDS = ("first_name", "last_name")
 FONTS = {
-    "system": 'system-ui, -apple-system, "Segoe UI", sans-serif',
-    "serif": 'Georgia, "Times New Roman", serif',
-    "humanist": '"Segoe UI", Candara, "Trebuchet MS", sans-serif',
-    "mono": 'ui-monospace, "SFMono-Regular", Menlo, monospace',
+    "system": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
+    "serif": "Georgia, Times New Roman, serif",
+    "humanist": "Candara, Trebuchet MS, Segoe UI, sans-serif",
+    "mono": "ui-monospace, SFMono-Regular, Menlo, monospace",
 }
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _CSS_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\- ]{0,99}$")
