@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
-from tests.web.conftest import browser  # noqa: F401 - the session's chromium
 from tidings.activities.models import Activity
 from tidings.consent import service as consents
 from tidings.contacts import service as contacts
@@ -98,7 +97,7 @@ def _click_activities(runtime: Runtime, address: str) -> int:
 def test_form_to_click_to_revocation(
     live: tuple[Runtime, LiveServer],
     smtp_sink: SmtpSink,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     runtime, server = live
     with runtime.session() as session:

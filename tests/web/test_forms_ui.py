@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.admin import signed_in
-from tests.web.conftest import Ui, browser, page, sign_in, ui  # noqa: F401
+from tests.web.conftest import Ui, sign_in
 from tidings.consent import service as consents
 from tidings.forms.models import Form
 from tidings.lists import service as lists
@@ -15,13 +15,13 @@ from tidings.lists import service as lists
 SHOTS = Path(__file__).parents[2] / "tests-screenshots"
 
 
-def _setup(ui: Ui) -> int:  # noqa: F811
+def _setup(ui: Ui) -> int:
     with ui.runtime.session() as session:
         consents.ensure_tracking_consent(session=session)
         return lists.create_list(session=session, name="News").id
 
 
-def test_create_and_edit_a_form(ui: Ui) -> None:  # noqa: F811
+def test_create_and_edit_a_form(ui: Ui) -> None:
     list_id = _setup(ui)
     with signed_in(ui) as admin:
         created = admin.post("/forms", {"name": "Sign-up", "recipient_list_id": str(list_id)})
@@ -62,7 +62,7 @@ def test_create_and_edit_a_form(ui: Ui) -> None:  # noqa: F811
         assert form.allowed_origins == "https://shop.example.com"
 
 
-def test_editor_screenshot(ui: Ui, page: Any) -> None:  # noqa: F811
+def test_editor_screenshot(ui: Ui, page: Any) -> None:
     list_id = _setup(ui)
     with signed_in(ui) as admin:
         path = admin.post("/forms", {"name": "Sign-up", "recipient_list_id": str(list_id)}).headers[
