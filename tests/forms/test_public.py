@@ -192,3 +192,25 @@ def test_unconfirmed_submissions_are_purged(setup: Setup) -> None:
             )
             == 0
         )
+
+
+def test_single_opt_in_and_the_form_submission_activity(setup: Setup) -> None:
+    from tidings.activities.models import Activity
+    from tidings.forms import service as forms
+
+    with setup.runtime.session() as session:
+        form = forms.get(session=session, form_id=setup.form_id)
+        forms.update(session=session, form=form, changes={"double_opt_in": False})
+    _post(setup, {"email": "hal@example.com", "consent_tracking": "on"})
+    _post(setup, {"email": "ivy@example.com"})
+    assert _subscription(setup, "hal@example.com") == "subscribed"
+    assert _subscription(setup, "ivy@example.com") == "subscribed"
+    with setup.runtime.session() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 0  # no mail
+        rows = session.execute(
+            select(Contact.email, Activity.type, Activity.value).join(
+                Activity, Activity.contact_id == Contact.id
+            )
+        ).all()
+        # Only the person who agreed to tracking has the activity (B1).
+        assert rows == [("hal@example.com", "form_submission", "Newsletter")]
