@@ -43,11 +43,11 @@ DOMAIN: tuple[tuple[str, ...], ...] = (
     ("stats",),
     ("bounces",),
     ("tracking",),
+    ("privacy",),  # exports and erases a contact's data (above the packages that keep it)
     ("personalization",),
     ("forms",),
     ("webhooks",),
     ("automation",),
-    ("privacy",),  # exports and erases every contact's data, so above all that keep some
 )
 
 # Entry points and the assembly: they may import everything.

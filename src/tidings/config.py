@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     webhook_retry_base: float = Field(default=30.0, gt=0)  # first retry delay, doubling
     webhook_retry_hours: float = Field(default=24.0, gt=0)  # retried this long
     webhook_timeout: float = Field(default=10.0, gt=0)
+    # Forms: days a confirmation link works; unconfirmed submissions are purged then
+    form_pending_days: int = Field(default=7, ge=1, le=365)
+    # Forms: posts one client may make per hour, across every form
+    form_rate_limit: int = Field(default=20, ge=1)
     # API: the largest request body accepted (413 above it)
     api_max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Sessions

@@ -27,6 +27,7 @@ def test_default_schedule_follows_settings(settings: Settings) -> None:
         "events.cleanup",
         "automation.resume_due",
         "webhooks.send_due",
+        "forms.purge_pending",
     }
     assert jobs == {"groups.rebuild_all", "privacy.retention", *always}
     quiet = Runtime(settings.model_copy(update={"group_rebuild_interval": 0}))

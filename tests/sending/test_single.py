@@ -288,15 +288,17 @@ def test_registered_merge_fields_reach_single_messages(
             session=session,
             name="Confirm",
             subject="Please confirm",
-            html='<p>Hi {{ contact.first_name }}, <a href="{{ confirm_url }}">confirm</a></p>',
+            html='<p>Hi {{ contact.first_name }}, <a href="{{ welcome_url }}">confirm</a></p>',
             sender_name="Example",
             sender_address="hello@example.com",
             purpose="confirmation",
         ).id
     contact_id = _contact(sending)
+    # (``confirm_url`` itself is the forms domain's own link, never tracked.)
+    previous = single.CONTEXT_PROVIDERS.get("confirmation")
     single.register_context(
         "confirmation",
-        lambda _session, delivery: {"confirm_url": f"https://example.com/confirm/{delivery.id}"},
+        lambda _session, delivery: {"welcome_url": f"https://example.com/confirm/{delivery.id}"},
     )
     try:
         with sending.session() as session:
@@ -306,6 +308,8 @@ def test_registered_merge_fields_reach_single_messages(
         assert single.deliver_single(sending, delivery_id) == "sent"
     finally:
         single.CONTEXT_PROVIDERS.pop("confirmation")
+        if previous is not None:
+            single.register_context("confirmation", previous)
     message = smtp_sink.messages[0]
     assert "List-Unsubscribe" not in message.message  # a confirmation is not marketing
     assert "/t/c/" in message.part("html")  # the link is tracked, its destination kept

@@ -272,6 +272,38 @@ def erase(c: TestClient, ids: Ids) -> None:
     assert c.get(f"/api/v1/contacts/{ids['reader']}").status_code == 200
 
 
+def create_form(c: TestClient, ids: Ids) -> None:
+    body = {
+        "name": "Newsletter",
+        "recipient_list_id": ids["list"],
+        "consent_codes": ["newsletter"],
+        "fields": ["first_name"],
+        "allowed_origins": ["https://shop.example.com"],
+    }
+    created = _ok(c.post("/api/v1/forms", json=body), 201)
+    ids.values["form"] = created["id"]
+    assert "/f/" in created["url"]
+    got = _ok(c.get(f"/api/v1/forms/{created['id']}"), 200)
+    assert (got["submissions"], got["confirmed"], got["double_opt_in"]) == (0, 0, True)
+    subs = _ok(c.get(f"/api/v1/contacts/{ids['contact']}"), 200)["subscriptions"]
+    assert [s["list_id"] for s in subs] == [ids["list"]]
+
+
+def patch_form(c: TestClient, ids: Ids) -> None:
+    body = {"double_opt_in": False, "accent_color": "#aa3300", "consent_codes": []}
+    got = _ok(c.patch(f"/api/v1/forms/{ids['form']}", json=body), 200)
+    assert (got["double_opt_in"], got["accent_color"], got["consent_codes"]) == (
+        False,
+        "#aa3300",
+        [],
+    )
+
+
+def delete_form(c: TestClient, ids: Ids) -> None:
+    _ok(c.delete(f"/api/v1/forms/{ids['form']}"), 204)
+    assert c.get(f"/api/v1/forms/{ids['form']}").status_code == 404
+
+
 # Every API operation that writes, in an order where each finds what it needs.
 def create_site(c: TestClient, ids: Ids) -> None:
     body = {"name": "Shop", "origin": "https://shop.example.com"}
@@ -311,6 +343,9 @@ WRITES: list[tuple[str, str, Call]] = [
     ("POST", "/api/v1/recipient-lists", create_list),
     ("POST", "/api/v1/recipient-lists/{list_id}/subscribers", subscribe),
     ("DELETE", "/api/v1/recipient-lists/{list_id}/subscribers/{contact_id}", unsubscribe),
+    ("POST", "/api/v1/forms", create_form),
+    ("PATCH", "/api/v1/forms/{form_id}", patch_form),
+    ("DELETE", "/api/v1/forms/{form_id}", delete_form),
     ("POST", "/api/v1/emails", create_email),
     ("PATCH", "/api/v1/emails/{email_id}", patch_email),
     ("POST", "/api/v1/contact-groups", create_group),

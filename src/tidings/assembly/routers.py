@@ -26,6 +26,10 @@ from tidings.contacts import admin as contacts_admin
 from tidings.contacts import api as contacts_api
 from tidings.emails import admin as emails_admin
 from tidings.emails import api as emails_api
+from tidings.forms import admin as forms_admin
+from tidings.forms import api as forms_api
+from tidings.forms import preferences as forms_preferences
+from tidings.forms import public as forms_public
 from tidings.groups import admin as groups_admin
 from tidings.groups import api as groups_api
 from tidings.lists import admin as lists_admin
@@ -59,6 +63,8 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("web", PUBLIC, basics.router),  # /healthz, /favicon.ico
     Routes("auth", PUBLIC, auth_routes.router),  # /login, /logout
     Routes("personalization", PUBLIC, sites_public.router),  # /p/: snippet, visits, widgets
+    Routes("forms", PUBLIC, forms_public.router),  # /f/ (forms, confirmation)
+    Routes("forms", PUBLIC, forms_preferences.router),  # /preferences/
     # Admin pages.
     Routes("assembly", ADMIN, screens.router),  # /, /settings
     Routes("auth", ADMIN, auth_admin.router),  # /settings/users, /settings/api-keys
@@ -66,6 +72,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("contacts", ADMIN, contacts_admin.router),
     Routes("consent", ADMIN, consent_admin.router),
     Routes("lists", ADMIN, lists_admin.router),
+    Routes("forms", ADMIN, forms_admin.router),  # /forms
     Routes("groups", ADMIN, groups_admin.router),
     Routes("automation", ADMIN, automation_admin.router),
     Routes("mailcatcher", ADMIN, inbox_admin.router),  # /inbox
@@ -84,6 +91,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("automation", API, automation_api.router),
     Routes("webhooks", API, webhooks_api.router),
     Routes("personalization", API, sites_api.router),  # /api/v1/sites
+    Routes("forms", API, forms_api.router),  # /api/v1/forms
 )
 
 # Domains whose screens keep their templates in a folder of their own.
@@ -93,4 +101,5 @@ TEMPLATE_DIRS: tuple[Path, ...] = (
     inbox_admin.TEMPLATES,
     screens.TEMPLATES,
     automation_admin.TEMPLATES,
+    forms_public.TEMPLATES,
 )

@@ -17,6 +17,7 @@ from tidings.automation import jobs as automation_jobs
 from tidings.bounces.listener import start_from_settings as bounce_listener
 from tidings.events import dispatch
 from tidings.events import jobs as event_jobs
+from tidings.forms import jobs as form_jobs
 from tidings.groups import jobs as group_jobs
 from tidings.jobs import registry
 from tidings.jobs.schedule import Scheduler
@@ -37,6 +38,7 @@ JOB_MODULES = (
     event_jobs,
     automation_jobs,
     webhook_jobs,
+    form_jobs,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from tidings.activities.models import Activity
 from tidings.consent import service
 from tidings.consent.models import CODE_NAME_PATTERN, Consent, ConsentAgreement, ConsentText
+from tidings.consent.records import write_agreements_csv
 from tidings.contacts import service as contacts
 from tidings.errors import Conflict, NotFound
 from tidings.web.admin import admin_router, flash, page, redirect
@@ -67,6 +69,7 @@ class AgreementEvent:
     consent: str
     version: int
     source: str
+    text: str = ""
 
 
 def contact_consents(session: Session, contact_id: int) -> list[ContactConsent]:
@@ -111,14 +114,16 @@ def contact_consents(session: Session, contact_id: int) -> list[ContactConsent]:
 def agreement_history(session: Session, contact_id: int) -> list[AgreementEvent]:
     """Agreements and revocations of the contact, newest first."""
     rows = session.execute(
-        select(ConsentAgreement, Consent.display_name, ConsentText.version)
+        select(ConsentAgreement, Consent.display_name, ConsentText.version, ConsentText.text)
         .join(Consent, Consent.id == ConsentAgreement.consent_id)
         .join(ConsentText, ConsentText.id == ConsentAgreement.consent_text_id)
         .where(ConsentAgreement.contact_id == contact_id)
     ).all()
     events: list[AgreementEvent] = []
-    for agreement, name, version in rows:
-        events.append(AgreementEvent(agreement.given_at, "agreed", name, version, agreement.source))
+    for agreement, name, version, text in rows:
+        events.append(
+            AgreementEvent(agreement.given_at, "agreed", name, version, agreement.source, text)
+        )
         if agreement.revoked_at is not None:
             superseded = agreement.revoke_source == "superseded"
             events.append(
@@ -128,6 +133,7 @@ def agreement_history(session: Session, contact_id: int) -> list[AgreementEvent]
                     name,
                     version,
                     agreement.revoke_source or "",
+                    text,
                 )
             )
     events.sort(key=lambda e: (e.at, e.what != "agreed"), reverse=True)
@@ -203,8 +209,16 @@ def _detail(
             .group_by(ConsentAgreement.consent_text_id)
         ).all()
     )
+    in_force = dict(
+        session.execute(
+            select(ConsentAgreement.consent_text_id, func.count())
+            .where(ConsentAgreement.consent_id == consent.id, ConsentAgreement.revoked_at.is_(None))
+            .group_by(ConsentAgreement.consent_text_id)
+        ).all()
+    )
     context = {
         "section": "consents",
+        "in_force": in_force,
         "consent": consent,
         "versions": list(reversed(versions)),
         "current": versions[-1],
@@ -219,6 +233,22 @@ def _detail(
 def consent_page(request: Request, consent_id: Id, session: SessionDep) -> Response:
     """One consent with every text version, newest first."""
     return _detail(request, session, _get(session, consent_id))
+
+
+@router.get("/consents/{consent_id}/agreements.csv")
+def agreements_csv(consent_id: Id, session: SessionDep) -> Response:
+    """Every agreement to the consent as CSV: contact, version and text, when, source,
+    revocation."""
+    consent = _get(session, consent_id)
+    out = io.StringIO()
+    write_agreements_csv(session=session, consent_id=consent.id, out=out)
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="agreements-{consent.code_name}.csv"'
+        },
+    )
 
 
 @router.post("/consents/{consent_id}/versions")

@@ -123,9 +123,15 @@ def active_agreement(
 
 
 def agree(
-    *, session: Session, contact_id: int, code_name: str, source: str = "api"
+    *,
+    session: Session,
+    contact_id: int,
+    code_name: str,
+    source: str = "api",
+    text_id: int | None = None,
 ) -> ConsentAgreement:
-    """Record that a contact agrees to the current text of a consent.
+    """Record that a contact agrees to the current text of a consent (or to the
+    version ``text_id``: the one a form showed them).
 
     Agreeing again to the version already agreed returns the existing agreement.
     """
@@ -133,6 +139,11 @@ def agree(
         raise NotFound(f"contact {contact_id} not found")
     consent = require(session=session, code_name=code_name)
     text = current_text(session=session, consent_id=consent.id)
+    if text_id is not None:
+        shown = session.get(ConsentText, text_id)
+        if shown is None or shown.consent_id != consent.id:
+            raise NotFound(f"text version {text_id} of consent {code_name!r} not found")
+        text = shown
     existing = active_agreement(session=session, contact_id=contact_id, consent_id=consent.id)
     if existing is not None and existing.consent_text_id == text.id:
         return existing

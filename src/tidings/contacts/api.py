@@ -12,8 +12,16 @@ from tidings.activities.api import ActivityQueryDep
 from tidings.activities.schemas import ActivityPage
 from tidings.contacts import service
 from tidings.contacts.models import Contact
-from tidings.contacts.schemas import ContactIn, ContactOut, ContactPage, ContactPatch
+from tidings.contacts.schemas import (
+    ContactDetail,
+    ContactIn,
+    ContactOut,
+    ContactPage,
+    ContactPatch,
+    SubscriptionState,
+)
 from tidings.db.session import after_commit
+from tidings.lists.models import Subscription
 from tidings.privacy.erasure import erase_contact, scrub_files
 from tidings.privacy.export import export_contact
 from tidings.privacy.schemas import ContactExport
@@ -63,9 +71,18 @@ def find_contacts(
 
 
 @router.get("/{contact_id}", responses=responses(404))
-def get_contact(contact_id: Id, session: SessionDep) -> ContactOut:
-    """One contact."""
-    return ContactOut.of(service.get(session=session, contact_id=contact_id))
+def get_contact(contact_id: Id, session: SessionDep) -> ContactDetail:
+    """One contact, with ``subscriptions:[{list_id, status}]``."""
+    contact = service.get(session=session, contact_id=contact_id)
+    rows = session.execute(
+        select(Subscription.list_id, Subscription.status)
+        .where(Subscription.contact_id == contact.id)
+        .order_by(Subscription.list_id)
+    ).all()
+    return ContactDetail(
+        **ContactOut.of(contact).model_dump(),
+        subscriptions=[SubscriptionState(list_id=r[0], status=r[1]) for r in rows],
+    )
 
 
 @router.patch("/{contact_id}", responses=BODY_RESPONSES | responses(404))

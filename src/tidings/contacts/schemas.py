@@ -123,6 +123,20 @@ class ContactOut(BaseModel):
         )
 
 
+class SubscriptionState(BaseModel):
+    """A contact's status on one list."""
+
+    list_id: int
+    status: str
+
+
+class ContactDetail(ContactOut):
+    """One contact with the lists they are on (``pending``, ``subscribed`` or
+    ``unsubscribed``)."""
+
+    subscriptions: list[SubscriptionState]
+
+
 class ContactPage(BaseModel):
     """A page of contacts by id; ``next_cursor`` is the ``cursor`` of the next page."""
 

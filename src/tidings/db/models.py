@@ -11,6 +11,13 @@ from tidings.contacts.models import Contact
 from tidings.db.base import Base
 from tidings.emails.models import Email, Link
 from tidings.events.models import OutboxEvent, SubscriberCursor
+from tidings.forms.models import (
+    Form,
+    FormConsent,
+    FormRateLimit,
+    FormSubmission,
+    SubmissionConsent,
+)
 from tidings.groups.models import ContactGroup, GroupMember
 from tidings.lists.models import RecipientList, Subscription
 from tidings.mailcatcher.models import CaughtMessage
@@ -49,6 +56,10 @@ __all__ = [
     "DeliveryVariant",
     "Email",
     "EmailStats",
+    "Form",
+    "FormConsent",
+    "FormRateLimit",
+    "FormSubmission",
     "GroupMember",
     "Link",
     "LinkStats",
@@ -60,6 +71,7 @@ __all__ = [
     "Site",
     "SiteVisitor",
     "SiteWidget",
+    "SubmissionConsent",
     "SubscriberCursor",
     "Subscription",
     "Suppression",

@@ -19,8 +19,9 @@ _HREF_RE = re.compile(r"""(\s)href\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORE
 _MERGE_RE = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
 TRACKABLE_SCHEMES = ("http://", "https://")
 # Links Tidings itself provides: never tracked as clicks (an unsubscribe is counted
-# as an unsubscribe, not as a click on a link of the email).
-_OWN_LINKS = re.compile(r"\s*{{\s*(unsubscribe_url|preferences_url)\s*}}\s*")
+# as an unsubscribe, not as a click on a link of the email; a confirmation link is
+# the form's own signed link, which a scanner's fetch must not pass through).
+_OWN_LINKS = re.compile(r"\s*{{\s*(unsubscribe_url|preferences_url|confirm_url)\s*}}\s*")
 
 
 @dataclass(frozen=True)

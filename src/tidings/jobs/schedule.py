@@ -37,6 +37,7 @@ def default_schedule(runtime: Runtime) -> list[Every]:
         # Automation runs whose wait is over (the job is cheap when none is due).
         Every("automation.resume_due", 1.0),
         Every("webhooks.send_due", 5.0),  # retries that are due, after any restart
+        Every("forms.purge_pending", 3600.0),
     ]
     if settings.retention_activity_days or settings.retention_inactive_contact_days:
         entries.append(Every("privacy.retention", 3600.0))

@@ -73,6 +73,38 @@ def subscription_changed(session: Session, sub: Subscription) -> None:
         )
 
 
+def subscribe_pending(
+    *, session: Session, list_id: int, contact_id: int, source: str
+) -> Subscription:
+    """Mark a contact ``pending`` on a list until they confirm (double opt-in); a
+    subscribed contact stays subscribed. Mailouts reach subscribed contacts only."""
+    sub = subscription(session=session, list_id=list_id, contact_id=contact_id)
+    if sub is None:
+        sub = Subscription(
+            list_id=list_id,
+            contact_id=contact_id,
+            source=source[:200],
+            status=SubscriptionStatus.PENDING.value,
+        )
+        session.add(sub)
+    elif sub.status != SubscriptionStatus.SUBSCRIBED.value:
+        sub.status = SubscriptionStatus.PENDING.value
+        sub.source = source[:200]
+        sub.updated_at = utcnow()
+    session.flush()
+    return sub
+
+
+def drop_pending(*, session: Session, list_id: int, contact_id: int) -> bool:
+    """Remove a subscription still waiting for confirmation; True if there was one."""
+    sub = subscription(session=session, list_id=list_id, contact_id=contact_id)
+    if sub is None or sub.status != SubscriptionStatus.PENDING.value:
+        return False
+    session.delete(sub)
+    session.flush()
+    return True
+
+
 def unsubscribe(
     *, session: Session, list_id: int, contact_id: int, source: str = "api"
 ) -> Subscription | None:

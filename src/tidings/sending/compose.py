@@ -28,6 +28,7 @@ from tidings.tracking.tokens import (
     click_path,
     honeypot_path,
     open_path,
+    preferences_path,
     unsubscribe_path,
 )
 
@@ -143,6 +144,13 @@ class Composer:
             return self.spec.base_url + "/u/test-send"
         return self.spec.base_url + unsubscribe_path(self.signer, delivery_id)
 
+    def _preferences_url(self, delivery_id: int) -> str | None:
+        if not self.spec.unsubscribe:
+            return None
+        if self.spec.test:
+            return self.spec.base_url + "/preferences/test-send"
+        return self.spec.base_url + preferences_path(self.signer, delivery_id)
+
     def compose(
         self,
         recipient: Recipient,
@@ -186,6 +194,7 @@ class Composer:
             variables = {**variables, **(extra or {})}
             if unsubscribe_url is not None:
                 variables["unsubscribe_url"] = unsubscribe_url
+                variables["preferences_url"] = self._preferences_url(delivery_id) or ""
         message = rendering.render(
             self.compiled, contact, tracked_url, variables, recipient.variants
         )

@@ -1,4 +1,5 @@
-"""The default footer of regular emails: who sends, their postal address, unsubscribe.
+"""The default footer of regular emails: who sends, their postal address, unsubscribe
+and the preference center.
 
 Bulk-sender rules (and CAN-SPAM) expect a visible unsubscribe link and the sender's
 postal address in every marketing message. An email whose HTML already places
@@ -20,13 +21,16 @@ FOOTER_HTML = (
     'line-height:18px;color:#555555;text-align:center">'
     "<p>You receive this email from {{ sender_name }} because you subscribed to it."
     "{% if postal_address %}<br>{{ postal_address }}{% endif %}</p>"
-    '<p><a href="{{ unsubscribe_url }}" style="color:#555555">Unsubscribe</a></p>'
+    '<p><a href="{{ unsubscribe_url }}" style="color:#555555">Unsubscribe</a>'
+    '{% if preferences_url %} &middot; <a href="{{ preferences_url }}" style="color:#555555">'
+    "Manage your preferences</a>{% endif %}</p>"
     "</td></tr></table>"
 )
 FOOTER_TEXT = (
     "\n\n--\nYou receive this email from {{ sender_name }} because you subscribed to it."
     "{% if postal_address %}\n{{ postal_address }}{% endif %}\n"
     "Unsubscribe: {{ unsubscribe_url }}\n"
+    "{% if preferences_url %}Preferences: {{ preferences_url }}\n{% endif %}"
 )
 
 

@@ -161,10 +161,17 @@ async def unsubscribe(request: Request) -> Response:
     if result is None:
         return _invalid(request)
     list_name, done = result
+    signer = runtime.shared(TrackingServices).signer
     return render(
         request,
         "public/unsubscribe.html",
-        {"list_name": list_name, "done": done, "scope": "all" if everything else "list"},
+        {
+            "list_name": list_name,
+            "done": done,
+            "scope": "all" if everything else "list",
+            # The goodbye page offers the other lists through the preference center.
+            "preferences_path": tokens.preferences_path(signer, data.delivery_id),
+        },
         headers=NO_STORE,
     )
 

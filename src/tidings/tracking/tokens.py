@@ -24,6 +24,8 @@ CLICK = b"c"
 OPEN = b"o"
 UNSUBSCRIBE = b"u"
 HONEYPOT = b"h"
+PREFERENCES = b"p"
+CONFIRM = b"f"
 
 
 def _varint(value: int) -> bytes:
@@ -132,3 +134,8 @@ def honeypot_path(signer: TokenSigner, delivery_id: int, email_id: int) -> str:
 def unsubscribe_path(signer: TokenSigner, delivery_id: int) -> str:
     """Path of the unsubscribe page / one-click endpoint."""
     return f"/u/{signer.make(UNSUBSCRIBE, delivery_id)}"
+
+
+def preferences_path(signer: TokenSigner, delivery_id: int) -> str:
+    """Path of the preference center for the contact a delivery went to."""
+    return f"/preferences/{signer.make(PREFERENCES, delivery_id)}"

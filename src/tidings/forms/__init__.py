@@ -1,0 +1,1 @@
+"""Subscription forms, double opt-in, the preference center and consent records (B14)."""
