@@ -11,6 +11,7 @@ import pytest
 
 from tests.support import world
 from tests.support.live import LiveServer
+from tests.support.people import PERSON
 from tests.support.smtp import SmtpSink
 from tidings.runtime import Runtime
 
@@ -63,24 +64,27 @@ def test_send_click_and_count(
             assert link in text  # the plain-text part carries the same tracked links
         assert "/t/o/" in html
 
-        # Clicks by the consenting recipient become activities with the exact URL.
-        browser = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
-        first = httpx.get(links[0], headers=browser, follow_redirects=False)
+        # Clicks by the consenting recipient become activities with the exact URL. A
+        # person clicks one link, another, then the first again; every link of the
+        # message within seconds would be a machine's burst (B7).
+        first = httpx.get(links[0], headers=PERSON, follow_redirects=False)
         assert first.status_code == 302
         assert first.headers["location"] == "https://example.com/pricing?plan=pro&ref=mail"
-        assert httpx.get(links[2], headers=browser).status_code == 302
-        assert httpx.get(links[1], headers=browser).headers["location"] == (
+        assert httpx.get(links[1], headers=PERSON).headers["location"] == (
             "https://example.com/blog"
         )
+        assert httpx.get(links[0], headers=PERSON).status_code == 302
         # The other recipient did not agree: counted, never identified.
         other_links = TRACKED.findall(smtp_sink.to(anonymous_address)[0].part("html"))
-        assert httpx.get(other_links[0], headers=browser).status_code == 302
+        assert httpx.get(other_links[0], headers=PERSON).status_code == 302
+        assert httpx.get(other_links[2], headers=PERSON).status_code == 302
 
         stats = api.get(f"/api/v1/emails/{w.email_id}/statistics").json()
         assert stats["sent"] == 2 and stats["delivered"] == 2
-        assert stats["clicks_total"] == 4
-        assert stats["clicks_identified"] == 3 and stats["clicks_anonymous"] == 1
+        assert stats["clicks_total"] == 5
+        assert stats["clicks_identified"] == 3 and stats["clicks_anonymous"] == 2
         assert stats["clicks_total"] == stats["clicks_identified"] + stats["clicks_anonymous"]
+        assert stats["clicks_automated"] == 0
         assert stats["clicks_unique"] == 2
         assert stats["opens_total"] == 2 and stats["opens_unique"] == 2  # implied by clicks
         assert stats["rates"]["click_rate"] == {
@@ -90,21 +94,21 @@ def test_send_click_and_count(
             "of": "delivered",
         }
         per_link = {item["position"]: item for item in stats["links"]}
-        assert per_link[1]["clicks_total"] == 2 and per_link[1]["clicks_unique"] == 2
+        assert per_link[1]["clicks_total"] == 3 and per_link[1]["clicks_unique"] == 2
         assert per_link[3]["clicks_total"] == 1 and per_link[3]["clicks_unique"] == 1
-        assert per_link[1]["url_clicks_total"] == 3  # rolls up by URL across positions
+        assert per_link[1]["url_clicks_total"] == 4  # rolls up by URL across positions
 
         activities = api.get(f"/api/v1/emails/{w.email_id}/activities").json()["items"]
         clicks = [a for a in activities if a["type"] == "email_click"]
         assert [a["value"] for a in clicks] == [
-            "https://example.com/blog",
             "https://example.com/pricing?plan=pro&ref=mail",
+            "https://example.com/blog",
             "https://example.com/pricing?plan=pro&ref=mail",
         ]
         assert {a["contact_email"] for a in activities} == {consenting_address}
         by_link = api.get(
             f"/api/v1/emails/{w.email_id}/activities",
-            params={"type": "email_click", "link_id": per_link[3]["link_id"]},
+            params={"type": "email_click", "link_id": per_link[2]["link_id"]},
         ).json()["items"]
         assert len(by_link) == 1
 
@@ -120,8 +124,7 @@ def test_consent_revoked_between_send_and_click(
         mailout = api.post(f"/api/v1/emails/{w.email_id}/send").json()["mailout_id"]
         _wait_finished(api, mailout)
         links = TRACKED.findall(smtp_sink.messages[0].part("html"))
-        ua = {"User-Agent": "Mozilla/5.0 Chrome/150.0"}
-        assert httpx.get(links[1], headers=ua).status_code == 302
+        assert httpx.get(links[1], headers=PERSON).status_code == 302
         assert len(api.get(f"/api/v1/contacts/{contact_id}/activities").json()["items"]) == 2
 
         revoked = api.delete(f"/api/v1/contacts/{contact_id}/consents/tracking")
@@ -129,7 +132,7 @@ def test_consent_revoked_between_send_and_click(
         assert revoked.json()["activities_deleted"] == 2
         assert api.get(f"/api/v1/contacts/{contact_id}/activities").json()["items"] == []
 
-        assert httpx.get(links[0], headers=ua).status_code == 302
+        assert httpx.get(links[0], headers=PERSON).status_code == 302
         stats = api.get(f"/api/v1/emails/{w.email_id}/statistics").json()
         assert stats["clicks_total"] == 2
         assert stats["clicks_identified"] == 1 and stats["clicks_anonymous"] == 1
@@ -202,21 +205,20 @@ def test_personalized_destinations_automated_clicks_and_opens(
         w = world.build(session, consenting=2, anonymous=0, html=PERSONAL_HTML)
     with _api(server, api_key) as api:
         _wait_finished(api, api.post(f"/api/v1/emails/{w.email_id}/send").json()["mailout_id"])
-        ua = {"User-Agent": "Mozilla/5.0 Safari/605.1.15"}
         for index, contact_id in enumerate(w.consenting):
             message = smtp_sink.to(f"person{index}@example.com")[0]
             links = TRACKED.findall(message.part("html"))
-            answer = httpx.get(links[0], headers=ua)
+            answer = httpx.get(links[0], headers=PERSON)
             assert answer.headers["location"] == (
                 f"https://example.com/account?u={contact_id}&n=P{index}"
             )
         # Scanners and HEAD requests are kept out of the human figures.
         scanner = httpx.get(links[1], headers={"User-Agent": "Barracuda link scanner"})
         assert scanner.status_code == 302
-        assert httpx.head(links[1], headers=ua).status_code == 302
+        assert httpx.head(links[1], headers=PERSON).status_code == 302
         pixel = re.search(r'src="(http://127\.0\.0\.1:\d+/t/o/[^"]+)"', message.part("html"))
         assert pixel
-        image = httpx.get(pixel.group(1), headers=ua)
+        image = httpx.get(pixel.group(1), headers=PERSON)
         assert image.status_code == 200 and image.headers["content-type"] == "image/gif"
 
         stats = api.get(f"/api/v1/emails/{w.email_id}/statistics").json()

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.support import world
+from tests.support.people import PERSON
 from tidings.activities.models import Activity
 from tidings.assembly.app import create_app
 from tidings.consent import service as consent
@@ -28,7 +29,6 @@ from tidings.tracking.services import signer
 from tidings.tracking.tokens import CLICK
 
 ORIGIN = "https://shop.example.com"
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 PRICING_VISIT = {"type": "activity", "activity_type": "page_visit", "value_contains": "/pricing"}
 HTML = f'<p><a href="{ORIGIN}/pricing?plan=pro">Pricing</a> <a href="https://other.example.org/x">Other</a></p>'
 
@@ -116,7 +116,7 @@ def _click_urls(runtime: Runtime, w: world.World) -> dict[int, str]:
 
 
 def _follow(client: TestClient, path: str, headers: dict[str, str] | None = None) -> str:
-    answer = client.get(path, headers=headers or BROWSER, follow_redirects=False)
+    answer = client.get(path, headers=headers or PERSON, follow_redirects=False)
     assert answer.status_code == 302, answer.text
     return answer.headers["location"]
 

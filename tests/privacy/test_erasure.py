@@ -18,6 +18,7 @@ from sqlalchemy import JSON, LargeBinary, String, Text, select
 from tests.support import world
 from tests.support.admin import signed_in
 from tests.support.live import LiveServer
+from tests.support.people import PERSON
 from tests.support.smtp import SmtpSink
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui
 from tidings.auth.service import create_user
@@ -33,7 +34,6 @@ TARGET = "person0@example.com"
 OTHER = "person1@example.com"
 TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')
 PIXEL = re.compile(r'src="(http://127\.0\.0\.1:\d+/t/o/[A-Za-z0-9_.-]+)"')
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 RICH_HTML = world.LINKS_HTML.replace(
     "</body>",
     '<p><a href="https://example.com/hello?who={{ contact.email }}">Your page</a></p></body>',
@@ -108,12 +108,12 @@ def build_rich(live: tuple[Runtime, LiveServer], sink: SmtpSink, api_key: str) -
     for index, link in enumerate(TRACKED.findall(html)):
         if index == 2:
             time.sleep(BURST_SECONDS + 0.5)
-        assert httpx.get(link, headers=BROWSER).status_code == 302
+        assert httpx.get(link, headers=PERSON).status_code == 302
     pixel = PIXEL.search(html)
     assert pixel
-    httpx.get(pixel.group(1), headers=BROWSER)
+    httpx.get(pixel.group(1), headers=PERSON)
     other_link = TRACKED.findall(sink.to(OTHER)[0].part("html"))[0]
-    assert httpx.get(other_link, headers=BROWSER).status_code == 302
+    assert httpx.get(other_link, headers=PERSON).status_code == 302
     _catch(runtime, TARGET)
     _catch(runtime, OTHER)
     ui = Ui(runtime=runtime, url=server.url, sink=sink)

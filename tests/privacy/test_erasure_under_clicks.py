@@ -14,13 +14,13 @@ from sqlalchemy import text
 
 from tests.support import world
 from tests.support.live import LiveServer
+from tests.support.people import PERSON
 from tests.support.smtp import SmtpSink
 from tidings.privacy.erasure import erase_contact
 from tidings.runtime import Runtime
 from tidings.stats.models import EmailStats
 
 TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 ERASED = 4  # contacts erased one after another; one more stays
 
 
@@ -34,7 +34,7 @@ class Clicker(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(headers=BROWSER, timeout=60) as client:
+        with httpx.Client(headers=PERSON, timeout=60) as client:
             while not self.stop.is_set():
                 for link in self.links:
                     started = time.monotonic()

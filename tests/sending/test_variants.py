@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.support import world
+from tests.support.people import PERSON
 from tests.support.smtp import SmtpServer, SmtpSink
 from tidings.assembly.app import create_app
 from tidings.config import Settings
@@ -46,7 +47,6 @@ WIDGETS: dict[str, Any] = {
     },
 }
 
-BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 HTML = '<p>Hi {{ contact.first_name }}</p>{{ widget("hero") }}{{ widget("offer") }}'
 
 
@@ -140,7 +140,7 @@ def test_a_mailout_chooses_set_based_records_and_sends_each_variant(settings: Se
             )
             assert tracked is not None
             with TestClient(create_app(runtime)) as client:
-                answer = client.get(tracked.group(1), follow_redirects=False, headers=BROWSER)
+                answer = client.get(tracked.group(1), follow_redirects=False, headers=PERSON)
                 assert answer.status_code == 302
             with runtime.session() as session:
                 email = emails.get(session=session, email_id=w.email_id)

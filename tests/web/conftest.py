@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import IN_CI
 from tests.support.live import LiveServer
+from tests.support.people import PERSON_UA
 from tests.support.smtp import SmtpSink
 from tidings.runtime import Runtime
 
@@ -25,6 +26,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
     "--disable-dev-shm-usage",
+    # A person's desktop browser: headless Chrome's own user agent is a scanner's (B7).
+    f"--user-agent={PERSON_UA}",
 ]
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct horse battery"

@@ -13,14 +13,15 @@ from markupsafe import escape
 
 from tests.support import world
 from tests.support.admin import csrf
+from tests.support.people import PERSON
 from tests.web.conftest import Ui
 
 TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')
-BROWSER_UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 EVIL = 'https://example.com/x?a="><script>alert(1)</script>&q=javascript:alert(2)'
 EVIL_HTML = """<html><body><p>Hi {{ contact.first_name or "there" }}</p>
 <p><a href="https://example.com/x?a=&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;q=javascript:alert(2)">Evil</a></p>
-<p><a href="https://example.com/blog">Blog</a></p></body></html>"""
+<p><a href="https://example.com/blog">Blog</a></p>
+<p><a href="https://example.com/about">About us</a></p></body></html>"""
 
 
 @pytest.fixture
@@ -153,10 +154,10 @@ def test_send_click_then_statistics_and_activities(ui: Ui, client: httpx.Client)
     ui.sink.wait_for(2)
     mine = TRACKED.findall(ui.sink.to("person0@example.com")[0].part("html"))
     theirs = TRACKED.findall(ui.sink.to("person1@example.com")[0].part("html"))
-    assert len(mine) == 2
-    assert httpx.get(mine[0], headers=BROWSER_UA).status_code == 302
-    assert httpx.get(mine[1], headers=BROWSER_UA).status_code == 302
-    assert httpx.get(theirs[1], headers=BROWSER_UA).status_code == 302
+    assert len(mine) == 3  # two of three links clicked: a person, not a burst
+    assert httpx.get(mine[0], headers=PERSON).status_code == 302
+    assert httpx.get(mine[1], headers=PERSON).status_code == 302
+    assert httpx.get(theirs[1], headers=PERSON).status_code == 302
     assert httpx.get(theirs[1], headers={"User-Agent": "curl/8.0"}).status_code == 302
 
     stats = client.get(f"/emails/{w.email_id}").text

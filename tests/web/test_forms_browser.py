@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.live import LiveServer
+from tests.support.people import PERSON
 from tests.support.smtp import SmtpSink
 from tidings.activities.models import Activity
 from tidings.consent import service as consents
@@ -133,7 +134,7 @@ def test_form_to_click_to_revocation(
         bob_mail = _mail_to(smtp_sink, "bob@example.com", "Our offer")
         pattern = r"http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_\-]+"
         ann_click, bob_click = _link(ann_mail, pattern), _link(bob_mail, pattern)
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, headers=PERSON) as http:
             assert http.get(ann_click).status_code == 302
             assert http.get(bob_click).status_code == 302
         assert _click_activities(runtime, "ann@example.com") == 1
@@ -144,7 +145,7 @@ def test_form_to_click_to_revocation(
         _shot(page, "preferences")
         page.click("button[aria-label='Withdraw Email tracking']")
         page.wait_for_selector("text=You withdrew your agreement")
-        with httpx.Client(timeout=10) as http:
+        with httpx.Client(timeout=10, headers=PERSON) as http:
             assert http.get(ann_click).status_code == 302
         assert _click_activities(runtime, "ann@example.com") == 0  # deleted, none new
         with runtime.session() as session:

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from tests.support import world
+from tests.support.people import PERSON
 from tests.web.conftest import Ui, sign_in
 from tidings.auth.service import create_api_key
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 TRACKED = re.compile(r'href="(http://127\.0\.0\.1:\d+/t/c/[A-Za-z0-9_-]+)"')
-BROWSER_UA = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0"}
 
 
 @pytest.mark.browser
@@ -32,7 +32,7 @@ def test_revoke_in_the_ui_then_clicks_are_anonymous(ui: Ui, page: Any) -> None:
         assert time.monotonic() < deadline, "mailout did not finish"
         time.sleep(0.05)
     links = TRACKED.findall(ui.sink.messages[0].part("html"))
-    assert httpx.get(links[0], headers=BROWSER_UA).status_code == 302
+    assert httpx.get(links[0], headers=PERSON).status_code == 302
 
     def activities() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = api.get(f"/api/v1/contacts/{contact_id}/activities").json()[
@@ -62,7 +62,7 @@ def test_revoke_in_the_ui_then_clicks_are_anonymous(ui: Ui, page: Any) -> None:
     assert "No activity recorded" in page.inner_text("#activity")
     assert activities() == []
 
-    assert httpx.get(links[1], headers=BROWSER_UA).status_code == 302
+    assert httpx.get(links[1], headers=PERSON).status_code == 302
     after = stats()
     assert after["clicks_anonymous"] == before["clicks_anonymous"] + 1
     assert after["clicks_identified"] == before["clicks_identified"]
