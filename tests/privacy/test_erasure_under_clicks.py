@@ -42,6 +42,18 @@ class Clicker(threading.Thread):
                     self.answers.append((started, time.monotonic() - started, status))
 
 
+def _answered(clickers: list[Clicker]) -> int:
+    return sum(len(clicker.answers) for clicker in clickers)
+
+
+def _until_answered(clickers: list[Clicker], count: int, timeout: float = 30) -> None:
+    """Wait for the clickers' answers to reach ``count`` (a busy machine is slower)."""
+    deadline = time.monotonic() + timeout
+    while _answered(clickers) < count:
+        assert time.monotonic() < deadline, f"only {_answered(clickers)} clicks answered"
+        time.sleep(0.05)
+
+
 def test_erasure_while_clicks_are_recorded(
     live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink, api_key: str
 ) -> None:
@@ -64,7 +76,7 @@ def test_erasure_while_clicks_are_recorded(
         clickers = [Clicker(links) for _ in range(3)]
         for clicker in clickers:
             clicker.start()
-        time.sleep(0.5)  # clicks are flowing
+        _until_answered(clickers, 11)  # clicks are flowing
 
         # Each erasure meets clicks of the contact it erases (their consent checked,
         # their activity being written) and of the others.
@@ -74,7 +86,7 @@ def test_erasure_while_clicks_are_recorded(
             erased = api.delete(f"/api/v1/contacts/{target}")
             erasures.append((target, erased, started, time.monotonic() - started))
             time.sleep(0.2)
-        time.sleep(0.5)  # clicks go on after the erasures
+        _until_answered(clickers, _answered(clickers) + 11)  # clicks go on after them
         for clicker in clickers:
             clicker.stop.set()
         for clicker in clickers:
