@@ -5,6 +5,7 @@ input answered 4xx, never 500."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -166,7 +167,12 @@ def test_the_token_flow_from_click_to_personalized_widget(
     query = parse_qs(urlsplit(location).query)
     assert location.startswith(ORIGIN + "/pricing?") and query["plan"] == ["pro"]
     token = query["tdg"][0]
-    assert str(agreed) not in token.split(".")[1]
+    # It carries the contact's random visitor key, never their id.
+    with runtime.session() as session:
+        visitor = session.get(SiteVisitor, agreed)
+        assert visitor is not None and len(visitor.visitor_key) == 16
+    carried = token.split(".")[1]
+    assert base64.urlsafe_b64decode(carried + "=" * (-len(carried) % 4)) == visitor.visitor_key
     # Not for a non-consenting contact, nor for an automated click.
     assert "tdg=" not in _follow(client, urls[other])
     assert "tdg=" not in _follow(client, urls[agreed], {"User-Agent": "curl/8.5"})
