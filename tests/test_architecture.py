@@ -146,13 +146,6 @@ EXCEPTIONS: tuple[Allowed, ...] = (
         "offers links of an email for `clicked_email`; goes away when the kind's target "
         "brings its own choices",
     ),
-    Allowed(
-        "tidings.sending.compose",
-        "tidings.tracking.tokens",
-        "signing tracked links "
-        "uses tracking's token format; goes away when tokens.py moves below sending "
-        "(not now: tracking/* is not moved)",
-    ),
     # Screens that look across domains, in packages that are not moved now.
     Allowed("tidings.contacts.admin", "tidings", _CONTACT_SCREENS),
     Allowed("tidings.contacts.api", "tidings", _CONTACT_SCREENS),
