@@ -126,20 +126,6 @@ EXCEPTIONS: tuple[Allowed, ...] = (
         "as above: an import subscribes the contacts to a list",
     ),
     Allowed(
-        "tidings.emails.service",
-        "tidings.sending.models",
-        "an email's content is locked once a "
-        "mailout of it exists (`has_been_sent`); goes away when sending answers that "
-        "through a registry",
-    ),
-    Allowed(
-        "tidings.emails.service",
-        "tidings.stats.models",
-        "creating an email creates "
-        "its statistics rows; goes away when stats creates them on the email's first "
-        "event (not now: the tracking writer's statements expect the row)",
-    ),
-    Allowed(
         "tidings.groups.admin_builder",
         "tidings.emails.models",
         "the group builder "
