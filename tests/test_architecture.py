@@ -78,16 +78,6 @@ class Allowed:
         )
 
 
-_CONTACT_SCREENS = (
-    "the contact's page and API show every domain's view of one contact (activities, "
-    "consents, lists, groups, deliverability, export, erasure); goes away when these "
-    "screens move to the assembly or the domains register their contact panels"
-)
-_EMAIL_SCREENS = (
-    "an email's pages and API show its mailouts, statistics and activities; goes away "
-    "when these screens move to the assembly or sending and stats register their tabs"
-)
-
 EXCEPTIONS: tuple[Allowed, ...] = (
     # Recording an activity asks B1's consent rule, and consent's revoke policy deletes
     # the activities a consent covered: one rule seen from two sides. Goes away when
@@ -132,11 +122,6 @@ EXCEPTIONS: tuple[Allowed, ...] = (
         "offers links of an email for `clicked_email`; goes away when the kind's target "
         "brings its own choices",
     ),
-    # Screens that look across domains, in packages that are not moved now.
-    Allowed("tidings.contacts.admin", "tidings", _CONTACT_SCREENS),
-    Allowed("tidings.contacts.api", "tidings", _CONTACT_SCREENS),
-    Allowed("tidings.emails.admin*", "tidings", _EMAIL_SCREENS),
-    Allowed("tidings.emails.api", "tidings", _EMAIL_SCREENS),
 )
 
 

@@ -1,8 +1,8 @@
 """What the packages above emails add to an email's life, registered when they are
 imported, so that emails imports none of them.
 
-* ``sending`` answers whether an email has been sent (a mailout of it exists): its
-  content is locked from then on (``emails.service.update``).
+* ``sending`` answers whether an email has been sent, with its first mailout: its
+  content is locked from then on (``emails.service.update``, the editor).
 * ``stats`` creates the statistics rows of a new email and of each new link position
   in the same transaction, since the tracking writer's statements update those rows
   and expect them to exist.
@@ -14,6 +14,8 @@ Each is required: an email saved in a process that has not imported ``sending`` 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -23,7 +25,17 @@ if TYPE_CHECKING:
 
 # This module imports nothing at run time: sending's package registers its check here,
 # and a render process imports that package without the database layer.
-SentCheck = Callable[["Session", int], bool]
+
+
+@dataclass(frozen=True)
+class FirstMailout:
+    """The first mailout of an email: from then on its content is locked."""
+
+    id: int
+    created_at: datetime | None
+
+
+SentCheck = Callable[["Session", int], FirstMailout | None]
 EmailCreated = Callable[["Session", "Email"], None]
 LinkCreated = Callable[["Session", "Link"], None]
 
@@ -61,9 +73,18 @@ def _required(table: list[T], package: str) -> list[T]:
     return table
 
 
+def first_mailout(session: Session, email_id: int) -> FirstMailout | None:
+    """The email's first mailout, or None while it has none."""
+    for check in _required(_sent_checks, "sending"):
+        found = check(session, email_id)
+        if found is not None:
+            return found
+    return None
+
+
 def has_been_sent(session: Session, email_id: int) -> bool:
     """True once any mailout of this email exists."""
-    return any(check(session, email_id) for check in _required(_sent_checks, "sending"))
+    return first_mailout(session, email_id) is not None
 
 
 def email_created(session: Session, email: Email) -> None:

@@ -13,10 +13,12 @@ from tidings.emails.hooks import on_sent_check
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from tidings.emails.hooks import FirstMailout
+
 
 @on_sent_check
-def _has_mailout(session: Session, email_id: int) -> bool:
+def _first_mailout(session: Session, email_id: int) -> FirstMailout | None:
     # Imported on first use: render processes import this package without SQLAlchemy.
-    from tidings.sending.email_hooks import has_mailout
+    from tidings.sending.email_hooks import first_mailout
 
-    return has_mailout(session, email_id)
+    return first_mailout(session, email_id)
