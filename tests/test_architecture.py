@@ -79,14 +79,6 @@ class Allowed:
 
 
 EXCEPTIONS: tuple[Allowed, ...] = (
-    # Recording an activity asks B1's consent rule, and consent's revoke policy deletes
-    # the activities a consent covered: one rule seen from two sides. Goes away when
-    # the recording service takes the policy from its caller.
-    Allowed(
-        "tidings.activities.service",
-        "tidings.consent",
-        "recording an activity asks the consent rule (B1)",
-    ),
     # The kit's two modules that name every domain's tables.
     Allowed(
         "tidings.db.models",
