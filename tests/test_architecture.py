@@ -94,19 +94,6 @@ EXCEPTIONS: tuple[Allowed, ...] = (
         "`tracking` consent after migrating; goes away when `tidings migrate` asks each "
         "domain for its defaults from the assembly",
     ),
-    # Small moves not made now, in packages edited in parallel.
-    Allowed(
-        "tidings.contacts.importer",
-        "tidings.consent",
-        "an import subscribes to a "
-        "list and records consents; goes away when the importer moves above lists and "
-        "consent (not now: contacts is being edited)",
-    ),
-    Allowed(
-        "tidings.contacts.importer",
-        "tidings.lists",
-        "as above: an import subscribes the contacts to a list",
-    ),
     Allowed(
         "tidings.groups.admin_builder",
         "tidings.emails.models",

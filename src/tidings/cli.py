@@ -308,7 +308,7 @@ def contacts_import(
     """Import contacts from CSV (email, first_name, last_name, other columns as fields)."""
     from rich.progress import Progress
 
-    from tidings.contacts.importer import import_contacts
+    from tidings.lists.importer import import_contacts
 
     runtime = _runtime()
     with Progress(console=console) as bar:
