@@ -79,21 +79,6 @@ class Allowed:
 
 
 EXCEPTIONS: tuple[Allowed, ...] = (
-    # The kit's two modules that name every domain's tables.
-    Allowed(
-        "tidings.db.models",
-        "tidings",
-        "the table of contents of the schema, for "
-        "Alembic and the tests: it imports models only; goes away when it moves to the "
-        "assembly (every package adding a table edits it now, so not while they do)",
-    ),
-    Allowed(
-        "tidings.db.bootstrap",
-        "tidings.consent.service",
-        "creates the default "
-        "`tracking` consent after migrating; goes away when `tidings migrate` asks each "
-        "domain for its defaults from the assembly",
-    ),
     Allowed(
         "tidings.groups.admin_builder",
         "tidings.emails.models",
