@@ -77,7 +77,7 @@ def postgres_available() -> str | None:
 
 def fresh_database(kind: str, name: str) -> Database:
     """Drop and recreate the benchmark database ``name``, migrated, defaults in place."""
-    from tidings.db.bootstrap import migrate_and_bootstrap
+    from tidings.assembly.bootstrap import migrate_and_bootstrap
 
     data_dir = DATA / f"{name}-{kind}"
     shutil.rmtree(data_dir, ignore_errors=True)

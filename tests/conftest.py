@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpServer, SmtpSink
+from tidings.assembly.bootstrap import ensure_defaults, migrate_and_bootstrap
+from tidings.assembly.schema import metadata
 from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults, migrate_and_bootstrap
-from tidings.db.models import metadata
 from tidings.runtime import Runtime
 
 PG_ADMIN_URL = os.environ.get(

@@ -78,86 +78,16 @@ class Allowed:
         )
 
 
-_CONTACT_SCREENS = (
-    "the contact's page and API show every domain's view of one contact (activities, "
-    "consents, lists, groups, deliverability, export, erasure); goes away when these "
-    "screens move to the assembly or the domains register their contact panels"
-)
-_EMAIL_SCREENS = (
-    "an email's pages and API show its mailouts, statistics and activities; goes away "
-    "when these screens move to the assembly or sending and stats register their tabs"
-)
-
 EXCEPTIONS: tuple[Allowed, ...] = (
-    # Recording an activity asks B1's consent rule, and consent's revoke policy deletes
-    # the activities a consent covered: one rule seen from two sides. Goes away when
-    # the recording service takes the policy from its caller.
-    Allowed(
-        "tidings.activities.service",
-        "tidings.consent",
-        "recording an activity asks the consent rule (B1)",
-    ),
-    # The kit's two modules that name every domain's tables.
-    Allowed(
-        "tidings.db.models",
-        "tidings",
-        "the table of contents of the schema, for "
-        "Alembic and the tests: it imports models only; goes away when it moves to the "
-        "assembly (every package adding a table edits it now, so not while they do)",
-    ),
-    Allowed(
-        "tidings.db.bootstrap",
-        "tidings.consent.service",
-        "creates the default "
-        "`tracking` consent after migrating; goes away when `tidings migrate` asks each "
-        "domain for its defaults from the assembly",
-    ),
-    # Small moves not made now, in packages edited in parallel.
-    Allowed(
-        "tidings.contacts.importer",
-        "tidings.consent",
-        "an import subscribes to a "
-        "list and records consents; goes away when the importer moves above lists and "
-        "consent (not now: contacts is being edited)",
-    ),
-    Allowed(
-        "tidings.contacts.importer",
-        "tidings.lists",
-        "as above: an import subscribes the contacts to a list",
-    ),
-    Allowed(
-        "tidings.emails.service",
-        "tidings.sending.models",
-        "an email's content is locked once a "
-        "mailout of it exists (`has_been_sent`); goes away when sending answers that "
-        "through a registry",
-    ),
-    Allowed(
-        "tidings.emails.service",
-        "tidings.stats.models",
-        "creating an email creates "
-        "its statistics rows; goes away when stats creates them on the email's first "
-        "event (not now: the tracking writer's statements expect the row)",
-    ),
     Allowed(
         "tidings.groups.admin_builder",
         "tidings.emails.models",
         "the group builder "
         "offers links of an email for `clicked_email`; goes away when the kind's target "
-        "brings its own choices",
+        "brings its own choices (the `clicked_email` kind in conditions, reading the "
+        "`links` table by name) and the builder asks it; not now: groups/admin_builder.py "
+        "is being edited in parallel",
     ),
-    Allowed(
-        "tidings.sending.compose",
-        "tidings.tracking.tokens",
-        "signing tracked links "
-        "uses tracking's token format; goes away when tokens.py moves below sending "
-        "(not now: tracking/* is not moved)",
-    ),
-    # Screens that look across domains, in packages that are not moved now.
-    Allowed("tidings.contacts.admin", "tidings", _CONTACT_SCREENS),
-    Allowed("tidings.contacts.api", "tidings", _CONTACT_SCREENS),
-    Allowed("tidings.emails.admin*", "tidings", _EMAIL_SCREENS),
-    Allowed("tidings.emails.api", "tidings", _EMAIL_SCREENS),
 )
 
 

@@ -22,8 +22,8 @@ from tidings.db.base import utcnow
 from tidings.emails import service as emails
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery, Mailout
+from tidings.sending.tokens import click_path
 from tidings.tracking.services import signer as tracking_signer
-from tidings.tracking.tokens import click_path
 
 LINKS = 20
 

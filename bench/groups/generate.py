@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tidings.db.bootstrap import migrate_and_bootstrap
+from tidings.assembly.bootstrap import migrate_and_bootstrap
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SQLITE_PATH = DATA / "groups.db"

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 import uvicorn
 
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import migrate_and_bootstrap
 from tidings.config import Settings
-from tidings.db.bootstrap import migrate_and_bootstrap
 from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime
 

@@ -14,12 +14,12 @@ from instance import CHROMIUM, CHROMIUM_ARGS, serve_instance, sign_in
 from playwright.sync_api import sync_playwright
 
 from tidings import demo
-from tidings.db.bootstrap import ensure_defaults
+from tidings.assembly.bootstrap import ensure_defaults
+from tidings.auth.service import create_user
 from tidings.emails import builder, rendering
 from tidings.emails import widgets as email_widgets
 from tidings.emails.builder import starters
 from tidings.runtime import Runtime
-from tidings.auth.service import create_user
 
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
 USER, PASSWORD = "demo@example.com", "tidings-demo"

@@ -20,8 +20,8 @@ from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 
 from tidings import demo
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.auth.service import create_user
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.mailcatcher.inbox import show_message
 from tidings.mailcatcher.models import CaughtMessage

@@ -62,7 +62,7 @@ def _warn_about_sending(base_url: str) -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations and create the default ``tracking`` consent."""
-    from tidings.db.bootstrap import migrate_and_bootstrap
+    from tidings.assembly.bootstrap import migrate_and_bootstrap
 
     settings = get_settings()
     url = settings.resolved_database_url()
@@ -175,8 +175,8 @@ def demo(
 ) -> None:
     """Migrate, load demo data, send the demo email to the mail catcher and serve."""
     from tidings import demo as demo_data
+    from tidings.assembly.bootstrap import migrate_and_bootstrap
     from tidings.auth import service as auth
-    from tidings.db.bootstrap import migrate_and_bootstrap
 
     settings = get_settings()
     migrate_and_bootstrap(settings.resolved_database_url())
@@ -308,7 +308,7 @@ def contacts_import(
     """Import contacts from CSV (email, first_name, last_name, other columns as fields)."""
     from rich.progress import Progress
 
-    from tidings.contacts.importer import import_contacts
+    from tidings.lists.importer import import_contacts
 
     runtime = _runtime()
     with Progress(console=console) as bar:

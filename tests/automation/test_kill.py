@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 
 from tests.automation.helpers import create, make_contact, make_email, make_list, subscribe
 from tests.support.smtp import SmtpServer, SmtpSink
+from tidings.assembly.bootstrap import migrate_and_bootstrap
 from tidings.automation.models import AutomationRun, AutomationStepCount
 from tidings.config import Settings
-from tidings.db.bootstrap import migrate_and_bootstrap
 from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime
 

@@ -18,8 +18,8 @@ from tests.support import world
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime

@@ -8,8 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, inspect, text
 
+from tidings.assembly.schema import metadata
 from tidings.db.migrate import downgrade, upgrade
-from tidings.db.models import metadata
 
 
 def test_schema_matches_models_and_downgrades(database_url: str) -> None:

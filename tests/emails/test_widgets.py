@@ -15,8 +15,8 @@ from sqlalchemy import select
 from tests.support import world
 from tests.support.smtp import SmtpServer, SmtpSink
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.emails.builder import starters
 from tidings.emails.models import Link

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 
 from tests.support.smtp import SmtpSink
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
 from tidings.consent import service as consents
-from tidings.db.bootstrap import ensure_defaults
 from tidings.forms import service as forms
 from tidings.lists import service as lists
 from tidings.runtime import Runtime

@@ -26,8 +26,8 @@ from tidings.privacy.erasure import erase_contact
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
+from tidings.sending.tokens import CLICK
 from tidings.tracking.services import signer
-from tidings.tracking.tokens import CLICK
 
 ORIGIN = "https://shop.example.com"
 PRICING_VISIT = {"type": "activity", "activity_type": "page_visit", "value_contains": "/pricing"}

@@ -21,10 +21,10 @@ from tests.support.live import LiveServer
 from tests.support.people import PERSON
 from tests.support.smtp import SmtpSink
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui
+from tidings.assembly.schema import metadata
 from tidings.auth.service import create_user
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts
-from tidings.db.models import metadata
 from tidings.lists import service as lists
 from tidings.mailcatcher.server import MailCatcher
 from tidings.runtime import Runtime

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from tests.support import world
 from tests.support.smtp import SmtpServer, SmtpSink
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
 from tidings.db.base import utcnow
-from tidings.db.bootstrap import ensure_defaults
 from tidings.errors import Conflict, Invalid
 from tidings.runtime import Runtime
 from tidings.sending import control

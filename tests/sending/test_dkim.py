@@ -15,8 +15,8 @@ import pytest
 
 from tests.support import world
 from tests.support.smtp import SmtpSink
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.errors import Invalid
 from tidings.runtime import Runtime

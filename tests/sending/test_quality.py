@@ -18,9 +18,9 @@ import pytest
 from tests.conftest import unavailable
 from tests.support.smtp import Received, SmtpSink
 from tidings import demo
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
 from tidings.contacts import service as contacts
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.lists import service as lists
 from tidings.runtime import Runtime

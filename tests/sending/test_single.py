@@ -15,10 +15,10 @@ from sqlalchemy import func, select, update
 from tests.support import world
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
 from tidings.contacts import service as contacts
 from tidings.db.base import utcnow
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.errors import Invalid
 from tidings.runtime import Runtime

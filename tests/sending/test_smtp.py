@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from tests.support import world
 from tests.support.smtp import SmtpServer, SmtpSink
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults
 from tidings.errors import Invalid
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery, DeliveryLinkUrl

@@ -14,9 +14,9 @@ from tests.support import world
 from tests.support.people import PERSON
 from tests.support.smtp import SmtpServer, SmtpSink
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
 from tidings.contacts import service as contacts
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import rendering
 from tidings.emails import service as emails
 from tidings.emails import variants as email_variants

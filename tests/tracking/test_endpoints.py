@@ -27,9 +27,9 @@ from tidings.privacy.erasure import erase_contact
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
+from tidings.sending.tokens import CLICK, OPEN, UNSUBSCRIBE
 from tidings.tracking.models import TrackingEvent
 from tidings.tracking.services import signer
-from tidings.tracking.tokens import CLICK, OPEN, UNSUBSCRIBE
 from tidings.web.security import HEADERS
 
 SECURITY = [name.decode() for name, _ in HEADERS]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tidings.tracking import tokens
-from tidings.tracking.tokens import (
+from tidings.sending import tokens
+from tidings.sending.tokens import (
     CLICK,
     OPEN,
     SIGNATURE_BYTES,

@@ -19,8 +19,8 @@ from tidings.db.base import utcnow
 from tidings.jobs import registry
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery, Mailout
+from tidings.sending.tokens import _varint
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
-from tidings.tracking.tokens import _varint
 from tidings.tracking.windows import CountingWindows
 from tidings.tracking.writer import EventWriter
 

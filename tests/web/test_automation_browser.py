@@ -19,12 +19,12 @@ from sqlalchemy import select
 from tests.support.live import LiveServer
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui, sign_in
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.auth.service import create_user
 from tidings.config import Settings
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
-from tidings.db.bootstrap import ensure_defaults
 from tidings.emails import service as emails
 from tidings.lists import service as lists
 from tidings.mailcatcher.models import CaughtMessage

@@ -29,8 +29,8 @@ from tidings.personalization import service as sites
 from tidings.personalization.directory import directory
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
+from tidings.sending.tokens import CLICK
 from tidings.tracking.services import signer
-from tidings.tracking.tokens import CLICK
 
 pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from tests.support import world
 from tidings.activities.models import Activity
 from tidings.activities.schemas import ActivityOut
-from tidings.emails import admin_views as views
+from tidings.assembly import email_views as views
+from tidings.assembly.email_activities import newer_rows
 from tidings.emails import service as emails
-from tidings.emails.admin_activities import newer_rows
 from tidings.sending.models import Delivery, Mailout
 from tidings.stats import service as stats_service
 from tidings.stats.clickmap import click_map, inject_badges, strip_scripts

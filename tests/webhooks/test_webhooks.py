@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults
 from tidings.events import EventType, drain, publish
 from tidings.runtime import Runtime
 from tidings.webhooks import sender

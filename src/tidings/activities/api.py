@@ -1,4 +1,5 @@
-"""REST routes of the activity log: query parameters of the listings, custom activities."""
+"""REST routes of the activity log: query parameters of the listings, custom activities,
+a contact's timeline."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from tidings.activities import queries as activity_queries
 from tidings.activities import service
-from tidings.activities.schemas import CustomActivityIn, Recorded
+from tidings.activities.schemas import ActivityPage, CustomActivityIn, Recorded
+from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
 from tidings.errors import NotFound
 from tidings.values import MAX_ID, Id, Text
@@ -44,3 +47,30 @@ def record_custom_activity(contact_id: Id, body: CustomActivityIn, session: Sess
         raise NotFound(f"contact {contact_id} not found")
     activity = service.record(session, contact_id, body.type, value=body.value)
     return Recorded(recorded=activity is not None)
+
+
+# The contact's timeline is listed with the contacts' calls (its tag), as it always was.
+timeline_router = APIRouter(
+    prefix="/api/v1/contacts",
+    tags=["contacts"],
+    dependencies=[Depends(require_api_key)],
+    responses=API_RESPONSES,
+)
+
+
+@timeline_router.get("/{contact_id}/activities", responses=responses(404))
+def contact_activities(
+    contact_id: Id,
+    session: SessionDep,
+    query: ActivityQueryDep,
+) -> ActivityPage:
+    """The contact's activity timeline, newest first."""
+    contacts.get(session=session, contact_id=contact_id)
+    return activity_queries.for_contact(
+        session=session,
+        contact_id=contact_id,
+        activity_type=query.type,
+        link_id=query.link_id,
+        cursor=query.cursor,
+        limit=query.limit,
+    )

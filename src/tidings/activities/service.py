@@ -2,31 +2,26 @@
 
 ``record`` is what every producer of an activity outside the tracking writer calls:
 custom activities from the API, form submissions, page visits, an automation's
-``log_activity`` step. It asks the consent gate (B1) first: nothing is stored, and
-``None`` returned, when the contact does not hold the consent the activity would be
-tracked under. A recorded activity publishes ``activity.created`` in the same
-transaction.
+``log_activity`` step. It asks the consent gate (B1) first (``activities.gate``, filled
+by ``consent``): nothing is stored, and ``None`` returned, when the contact does not
+hold the consent the activity would be tracked under. A recorded activity publishes
+``activity.created`` in the same transaction.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tidings.activities.gate import consent_gate
 from tidings.activities.models import Activity, ActivityType
 from tidings.activities.schemas import MAX_VALUE
-from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
-from tidings.consent.policy import ConsentAgreementPolicy, TrackingPolicy, tracking_policy
 from tidings.db.base import utcnow
 from tidings.errors import Invalid
 from tidings.events import EventType, JsonValue, publish
-
-if TYPE_CHECKING:
-    from tidings.runtime import Runtime
 
 CUSTOM_PREFIX = "custom:"
 # Same key syntax as contact fields; the type column holds 100 characters.
@@ -69,7 +64,7 @@ def record(
     without, the contact must hold an active agreement to the ``tracking`` consent.
     """
     at = occurred_at or utcnow()
-    allowed, consent_id = _gate(session, contact_id, email_id, at)
+    allowed, consent_id = consent_gate(session, contact_id, email_id, at)
     if not allowed:
         return None
     activity = Activity(
@@ -122,30 +117,3 @@ def event_data(
         "url": value if type in URL_TYPES else None,
         "occurred_at": occurred_at.isoformat(),
     }
-
-
-def _policy(session: Session) -> TrackingPolicy:
-    runtime: Runtime | None = session.info.get("runtime")
-    return tracking_policy(runtime) if runtime is not None else ConsentAgreementPolicy()
-
-
-def _gate(
-    session: Session, contact_id: int, email_id: int | None, at: datetime
-) -> tuple[bool, int | None]:
-    if email_id is not None:
-        answer = _policy(session).allowed(session, [(contact_id, email_id)], at)
-        if (contact_id, email_id) not in answer:
-            return False, None
-        return True, answer[(contact_id, email_id)]
-    consent_id = session.scalar(
-        select(ConsentAgreement.consent_id)
-        .join(Consent, Consent.id == ConsentAgreement.consent_id)
-        .where(
-            Consent.code_name == TRACKING_CONSENT,
-            ConsentAgreement.contact_id == contact_id,
-            ConsentAgreement.revoked_at.is_(None),
-            ConsentAgreement.given_at <= at,
-        )
-        .limit(1)
-    )
-    return consent_id is not None, consent_id

@@ -13,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from tidings.activities import api as activities_api
-from tidings.assembly import screens
+from tidings.assembly import contact_screens, email_screens, screens
 from tidings.auth import admin as auth_admin
 from tidings.auth import routes as auth_routes
 from tidings.automation import admin as automation_admin
@@ -22,9 +22,7 @@ from tidings.bounces import admin as bounces_admin
 from tidings.bounces import api as bounces_api
 from tidings.consent import admin as consent_admin
 from tidings.consent import api as consent_api
-from tidings.contacts import admin as contacts_admin
 from tidings.contacts import api as contacts_api
-from tidings.emails import admin as emails_admin
 from tidings.emails import api as emails_api
 from tidings.forms import admin as forms_admin
 from tidings.forms import api as forms_api
@@ -38,8 +36,10 @@ from tidings.mailcatcher import admin as inbox_admin
 from tidings.personalization import admin as sites_admin
 from tidings.personalization import api as sites_api
 from tidings.personalization import public as sites_public
+from tidings.privacy import api as privacy_api
 from tidings.sending import admin as sending_admin
 from tidings.sending import api as sending_api
+from tidings.stats import api as stats_api
 from tidings.web import basics
 from tidings.web.kinds import RouterKind
 from tidings.webhooks import api as webhooks_api
@@ -68,8 +68,8 @@ ROUTERS: tuple[Routes, ...] = (
     # Admin pages.
     Routes("assembly", ADMIN, screens.router),  # /, /settings
     Routes("auth", ADMIN, auth_admin.router),  # /settings/users, /settings/api-keys
-    Routes("emails", ADMIN, emails_admin.router),
-    Routes("contacts", ADMIN, contacts_admin.router),
+    Routes("assembly", ADMIN, email_screens.router),  # /emails
+    Routes("assembly", ADMIN, contact_screens.router),  # /contacts
     Routes("consent", ADMIN, consent_admin.router),
     Routes("lists", ADMIN, lists_admin.router),
     Routes("forms", ADMIN, forms_admin.router),  # /forms
@@ -81,10 +81,14 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("personalization", ADMIN, sites_admin.router),  # /sites
     # REST API under /api/v1.
     Routes("contacts", API, contacts_api.router),
+    Routes("activities", API, activities_api.timeline_router),  # a contact's timeline
+    Routes("privacy", API, privacy_api.router),  # a contact's export and erasure
     Routes("activities", API, activities_api.router),  # custom activities
     Routes("consent", API, consent_api.router),
     Routes("lists", API, lists_api.router),
     Routes("emails", API, emails_api.router),
+    Routes("sending", API, sending_api.email_router),  # an email's send, its mailouts
+    Routes("stats", API, stats_api.email_router),  # an email's statistics and timeline
     Routes("groups", API, groups_api.router),
     Routes("bounces", API, bounces_api.router),  # /api/v1/suppressions
     Routes("sending", API, sending_api.router),  # mailout controls, test sends

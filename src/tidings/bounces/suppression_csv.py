@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tidings.contacts.importer import ALIASES, DELIMITERS, EMAIL, decode, normalize_header
 from tidings.db.base import utcnow
 from tidings.db.upsert import insert_for
 from tidings.errors import Invalid
+from tidings.lists.importer import ALIASES, DELIMITERS, EMAIL, decode, normalize_header
 from tidings.suppression import service as suppression
 from tidings.suppression.models import Suppression, SuppressionReason
 

@@ -1,15 +1,13 @@
-"""REST routes for contacts, their activities, export and erasure."""
+"""REST routes for contacts. A contact's activities are served by ``activities.api``,
+its export and erasure by ``privacy.api``, under the same ``/api/v1/contacts`` paths."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import column, select, table
 
-from tidings.activities import queries as activity_queries
-from tidings.activities.api import ActivityQueryDep
-from tidings.activities.schemas import ActivityPage
 from tidings.contacts import service
 from tidings.contacts.models import Contact
 from tidings.contacts.schemas import (
@@ -20,14 +18,13 @@ from tidings.contacts.schemas import (
     ContactPatch,
     SubscriptionState,
 )
-from tidings.db.session import after_commit
-from tidings.lists.models import Subscription
-from tidings.privacy.erasure import erase_contact, scrub_files
-from tidings.privacy.export import export_contact
-from tidings.privacy.schemas import ContactExport
 from tidings.values import MAX_ID, Id, Text
-from tidings.web.deps import RuntimeDep, SessionDep, require_api_key
+from tidings.web.deps import SessionDep, require_api_key
 from tidings.web.errors import API_RESPONSES, BODY_RESPONSES, responses
+
+# A contact's subscriptions are read from ``lists``' table by name: lists sits above
+# contacts (docs/architecture.md, "Layers").
+SUBSCRIPTIONS = table("subscriptions", column("contact_id"), column("list_id"), column("status"))
 
 router = APIRouter(
     prefix="/api/v1/contacts",
@@ -75,9 +72,9 @@ def get_contact(contact_id: Id, session: SessionDep) -> ContactDetail:
     """One contact, with ``subscriptions:[{list_id, status}]``."""
     contact = service.get(session=session, contact_id=contact_id)
     rows = session.execute(
-        select(Subscription.list_id, Subscription.status)
-        .where(Subscription.contact_id == contact.id)
-        .order_by(Subscription.list_id)
+        select(SUBSCRIPTIONS.c.list_id, SUBSCRIPTIONS.c.status)
+        .where(SUBSCRIPTIONS.c.contact_id == contact.id)
+        .order_by(SUBSCRIPTIONS.c.list_id)
     ).all()
     return ContactDetail(
         **ContactOut.of(contact).model_dump(),
@@ -98,40 +95,3 @@ def patch_contact(contact_id: Id, body: ContactPatch, session: SessionDep) -> Co
         fields=body.fields,
     )
     return ContactOut.of(contact)
-
-
-@router.get("/{contact_id}/activities", responses=responses(404))
-def contact_activities(
-    contact_id: Id,
-    session: SessionDep,
-    query: ActivityQueryDep,
-) -> ActivityPage:
-    """The contact's activity timeline, newest first."""
-    service.get(session=session, contact_id=contact_id)
-    return activity_queries.for_contact(
-        session=session,
-        contact_id=contact_id,
-        activity_type=query.type,
-        link_id=query.link_id,
-        cursor=query.cursor,
-        limit=query.limit,
-    )
-
-
-@router.get("/{contact_id}/export", responses=responses(404))
-def export(contact_id: Id, session: SessionDep) -> ContactExport:
-    """Everything held about the contact (B10)."""
-    return export_contact(session=session, contact_id=contact_id)
-
-
-@router.delete("/{contact_id}", status_code=204, response_class=Response, responses=responses(404))
-def erase(contact_id: Id, session: SessionDep, runtime: RuntimeDep) -> Response:
-    """Erase the contact's personal data everywhere; counts stay (B10)."""
-    erase_contact(session=session, contact_id=contact_id)
-
-    def scrub() -> None:
-        # Once committed (before the answer), move the change out of SQLite's log.
-        scrub_files(runtime)
-
-    after_commit(session, scrub)
-    return Response(status_code=204)

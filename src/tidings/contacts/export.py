@@ -1,4 +1,4 @@
-"""Export every contact as CSV: the columns the importer reads back."""
+"""Export every contact as CSV: the columns the importer (`lists.importer`) reads back."""
 
 from __future__ import annotations
 

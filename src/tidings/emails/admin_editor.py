@@ -13,13 +13,12 @@ from starlette.responses import RedirectResponse, Response
 
 from tidings.consent.models import TRACKING_CONSENT, Consent
 from tidings.contacts.models import Contact
-from tidings.emails import rendering, service
+from tidings.emails import hooks, rendering, service
 from tidings.emails import variants as email_variants
 from tidings.emails import widgets as email_widgets
 from tidings.emails.models import Email
 from tidings.errors import TidingsError
 from tidings.lists.models import RecipientList, Subscription, SubscriptionStatus
-from tidings.sending.models import Mailout
 from tidings.values import Id, parse_id
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
@@ -174,9 +173,7 @@ def _editor(
     lists = recipient_lists(session)
     locked_by = None
     if email is not None:
-        locked_by = session.scalars(
-            select(Mailout).where(Mailout.email_id == email.id).order_by(Mailout.id).limit(1)
-        ).first()
+        locked_by = hooks.first_mailout(session, email.id)
     try:
         list_id = parse_id(form.recipient_list_id, "Recipient list")
     except TidingsError:

@@ -1,10 +1,10 @@
-"""REST routes for emails: create, edit, send, statistics and activities."""
+"""REST routes for emails: create, edit, and their activities. Sending an email and its
+mailouts are served by ``sending.api``, its statistics and timeline by ``stats.api``,
+under the same ``/api/v1`` paths."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,10 +14,6 @@ from tidings.activities.schemas import ActivityPage
 from tidings.emails import service
 from tidings.emails.models import Email
 from tidings.emails.schemas import EmailDetail, EmailIn, EmailList, EmailOut, EmailPatch
-from tidings.sending import service as sending
-from tidings.sending.schemas import MailoutProgress, SendIn, SendOut
-from tidings.stats import service as stats
-from tidings.stats.schemas import EmailStatistics, Timeline
 from tidings.values import Id
 from tidings.web.deps import SessionDep, require_api_key
 from tidings.web.errors import API_RESPONSES, BODY_RESPONSES, responses
@@ -77,45 +73,6 @@ def patch_email(email_id: Id, body: EmailPatch, session: SessionDep) -> EmailDet
     return _detail(session, email)
 
 
-@router.post(
-    "/emails/{email_id}/send", status_code=202, responses=BODY_RESPONSES | responses(404, 409)
-)
-def send_email(
-    email_id: Id, session: SessionDep, body: SendIn | None = Body(default=None)
-) -> SendOut:
-    """Send a regular email to its list (optionally within / without a group)."""
-    body = body or SendIn()
-    mailout = sending.start_mailout(
-        session=session,
-        email_id=email_id,
-        contact_group_id=body.contact_group_id,
-        exclude_contact_group_id=body.exclude_contact_group_id,
-        send_at=body.send_at,
-    )
-    return SendOut(mailout_id=mailout.id, total=mailout.total, status=mailout.status)
-
-
-@router.get("/emails/{email_id}/statistics", responses=responses(404))
-def email_statistics(email_id: Id, session: SessionDep) -> EmailStatistics:
-    """Counters, rates with denominators, per-link figures and reconciliation (B2)."""
-    service.get(session=session, email_id=email_id)
-    return stats.email_statistics(session=session, email_id=email_id)
-
-
-@router.get("/emails/{email_id}/timeline", responses=responses(404))
-def email_timeline(
-    email_id: Id,
-    session: SessionDep,
-    granularity: Annotated[str, Query(pattern="^(hour|day)$")] = "hour",
-) -> Timeline:
-    """Human opens and clicks per hour or day."""
-    service.get(session=session, email_id=email_id)
-    return Timeline(
-        granularity=granularity,
-        items=stats.timeline(session=session, email_id=email_id, granularity=granularity),
-    )
-
-
 @router.get("/emails/{email_id}/activities", responses=responses(404))
 def email_activities(
     email_id: Id,
@@ -132,10 +89,3 @@ def email_activities(
         cursor=query.cursor,
         limit=query.limit,
     )
-
-
-@router.get("/mailouts/{mailout_id}", responses=responses(404))
-def get_mailout(mailout_id: Id, session: SessionDep) -> MailoutProgress:
-    """Progress of a mailout; ``status`` ends as ``finished``."""
-    mailout = sending.get_mailout(session=session, mailout_id=mailout_id)
-    return sending.progress(session=session, mailout=mailout)

@@ -10,14 +10,12 @@ from sqlalchemy.orm import Session, object_session
 
 from tidings.consent.models import TRACKING_CONSENT, Consent
 from tidings.emails import builder as email_builder
+from tidings.emails import hooks, rendering
 from tidings.emails import links as link_markup
-from tidings.emails import rendering
 from tidings.emails import widgets as email_widgets
 from tidings.emails.models import Email, EmailPurpose, Link
 from tidings.errors import Conflict, Invalid, NotFound
 from tidings.lists.models import RecipientList
-from tidings.sending.models import Mailout
-from tidings.stats.models import EmailStats, LinkStats
 
 CONTENT_FIELDS = ("subject", "html", "plain_text", "widgets", "builder")
 COMPILED_FIELDS = ("html", "plain_text", "widgets")
@@ -98,10 +96,8 @@ def links(*, session: Session, email_id: int) -> list[Link]:
 
 
 def has_been_sent(*, session: Session, email_id: int) -> bool:
-    """True once any mailout of this email exists."""
-    return (
-        session.scalar(select(Mailout.id).where(Mailout.email_id == email_id).limit(1)) is not None
-    )
+    """True once any mailout of this email exists (sending answers, ``emails.hooks``)."""
+    return hooks.has_been_sent(session, email_id)
 
 
 def _check_purpose(purpose: str) -> str:
@@ -175,7 +171,7 @@ def create(
     _store_content(email, body)
     session.add(email)
     session.flush()
-    session.add(EmailStats(email_id=email.id))
+    hooks.email_created(session, email)
     _store_links(session, email, found)
     return email
 
@@ -243,5 +239,5 @@ def _store_links(session: Session, email: Email, found: list[link_markup.FoundLi
         )
         session.add(link)
         session.flush()
-        session.add(LinkStats(link_id=link.id, email_id=email.id))
+        hooks.link_created(session, link)
     session.flush()

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from tidings.contacts import service as contacts
-from tidings.contacts.importer import ImportResult, import_contacts
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.errors import NotFound, TidingsError
 from tidings.lists import service
+from tidings.lists.importer import ImportResult, import_contacts
 from tidings.lists.models import RecipientList, Subscription
 from tidings.runtime import Runtime
 from tidings.values import parse_id

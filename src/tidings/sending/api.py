@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.sending import control, single
 from tidings.sending import service as sending
-from tidings.sending.schemas import MailoutProgress
+from tidings.sending.schemas import MailoutProgress, SendIn, SendOut
 from tidings.values import Id, Text
 from tidings.web.deps import SessionDep, require_api_key
 from tidings.web.errors import API_RESPONSES, BODY_RESPONSES, responses
@@ -78,3 +78,38 @@ def test_send(email_id: Id, body: TestSendIn, session: SessionDep) -> TestSendLi
             for row in rows
         ]
     )
+
+
+# Sending an email and following its mailout are listed with the emails' calls (their
+# tag), as they always were.
+email_router = APIRouter(
+    prefix="/api/v1",
+    tags=["emails"],
+    dependencies=[Depends(require_api_key)],
+    responses=API_RESPONSES,
+)
+
+
+@email_router.post(
+    "/emails/{email_id}/send", status_code=202, responses=BODY_RESPONSES | responses(404, 409)
+)
+def send_email(
+    email_id: Id, session: SessionDep, body: SendIn | None = Body(default=None)
+) -> SendOut:
+    """Send a regular email to its list (optionally within / without a group)."""
+    body = body or SendIn()
+    mailout = sending.start_mailout(
+        session=session,
+        email_id=email_id,
+        contact_group_id=body.contact_group_id,
+        exclude_contact_group_id=body.exclude_contact_group_id,
+        send_at=body.send_at,
+    )
+    return SendOut(mailout_id=mailout.id, total=mailout.total, status=mailout.status)
+
+
+@email_router.get("/mailouts/{mailout_id}", responses=responses(404))
+def get_mailout(mailout_id: Id, session: SessionDep) -> MailoutProgress:
+    """Progress of a mailout; ``status`` ends as ``finished``."""
+    mailout = sending.get_mailout(session=session, mailout_id=mailout_id)
+    return sending.progress(session=session, mailout=mailout)

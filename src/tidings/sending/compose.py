@@ -22,8 +22,7 @@ from tidings.sending import footer
 from tidings.sending.dkim import DkimKeyRef, DkimSigner
 from tidings.sending.message import MessageSkeleton, add_honeypot, add_pixel, list_id
 from tidings.sending.smtp import wire_data
-from tidings.sending.verp import ReturnPaths
-from tidings.tracking.tokens import (
+from tidings.sending.tokens import (
     TokenSigner,
     click_path,
     honeypot_path,
@@ -31,6 +30,7 @@ from tidings.tracking.tokens import (
     preferences_path,
     unsubscribe_path,
 )
+from tidings.sending.verp import ReturnPaths
 
 TEST_PREFIX = "[Test] "
 

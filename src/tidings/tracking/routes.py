@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tidings.db.base import utcnow
 from tidings.emails.links import is_trackable
 from tidings.runtime import Runtime
-from tidings.tracking import tokens
+from tidings.sending import tokens
 from tidings.tracking import unsubscribe as unsub
 from tidings.tracking.classifier import Interaction, Reason
 from tidings.tracking.events import CLICK, OPEN, TrackedEvent

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tidings.sending.tokens import TokenSigner
 from tidings.tracking.cache import LinkCache
-from tidings.tracking.tokens import TokenSigner
 
 if TYPE_CHECKING:
     from tidings.runtime import Runtime

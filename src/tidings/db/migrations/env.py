@@ -5,9 +5,11 @@ from __future__ import annotations
 from alembic import context
 
 from tidings.db.engine import make_engine
-from tidings.db.models import metadata
 
 config = context.config
+# The schema to compare with, handed over by whoever migrates (``db.migrate``): the
+# assembly's table of contents; the kit imports no domain's models.
+metadata = config.attributes.get("target_metadata")
 
 
 def run_migrations_online() -> None:

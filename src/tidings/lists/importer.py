@@ -12,6 +12,9 @@ The ``consents`` column (code names split by ``|``, ``;`` or spaces; ``yes`` mea
 elsewhere. Rows are numbered as a spreadsheet shows them (header = row 1). A bad row
 is reported with its reason and skipped; batches commit on their own, so accepted
 rows stay accepted. A contact who unsubscribed from the list is not resubscribed.
+
+It lives with lists, above contacts and consent, since an import subscribes the
+contacts to a list and records their consents.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from starlette.responses import Response
 from tidings.activities import queries
 from tidings.activities.models import Activity
 from tidings.activities.schemas import ActivityOut
+from tidings.assembly import email_views as views
+from tidings.assembly.email_stats import email_header
 from tidings.contacts.models import Contact
-from tidings.emails import admin_views as views
 from tidings.emails import service
-from tidings.emails.admin_stats import email_header
 from tidings.errors import Invalid, TidingsError
 from tidings.values import MAX_ID, Id, parse_id
 from tidings.web.admin import admin_router, page

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from tidings.consent import service as consent
 from tidings.consent.models import Consent, ConsentAgreement
 from tidings.contacts import service as contacts
-from tidings.contacts.importer import ImportResult, decode, import_contacts, parse_csv
 from tidings.contacts.models import Contact
 from tidings.errors import Invalid, NotFound
 from tidings.lists import service as lists
+from tidings.lists.importer import ImportResult, decode, import_contacts, parse_csv
 from tidings.lists.models import Subscription
 from tidings.runtime import Runtime
 

@@ -1,4 +1,6 @@
-"""Imports every model so the metadata (and Alembic) sees all tables."""
+"""The table of contents of the schema: imports every model so the metadata (Alembic's
+comparison, the tests) sees all tables. It names every domain's tables, so it belongs
+to the assembly; a package adding a table adds it here."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
+from tidings.assembly import email_views as views
 from tidings.db.base import utcnow
-from tidings.emails import admin_views as views
 from tidings.emails import service
 from tidings.emails.models import Email
 from tidings.emails.rendering import sample_subject
