@@ -12,6 +12,7 @@ from tidings.emails import (
     admin_editor,
     admin_send,
     admin_stats,
+    admin_variants,
 )
 from tidings.emails.admin_views import email_rows
 from tidings.web.admin import admin_router, page
@@ -33,5 +34,12 @@ def email_list(request: Request, session: SessionDep, before: Before = None) -> 
 
 
 # Order matters: /emails/new and /emails/preview-contacts come before /emails/{email_id}.
-for _module in (admin_builder, admin_editor, admin_send, admin_stats, admin_activities):
+for _module in (
+    admin_builder,
+    admin_variants,
+    admin_editor,
+    admin_send,
+    admin_stats,
+    admin_activities,
+):
     router.include_router(_module.router)
