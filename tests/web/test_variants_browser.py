@@ -92,6 +92,20 @@ def test_email_widget_variants_built_reordered_saved_and_shown(ui: Ui, page: Any
     page.set_viewport_size({"width": 1100, "height": 900})
     page.screenshot(path=str(SCREENS / "email-variants.png"), full_page=True)
 
+    # JSON typed in the second variant's Advanced box redraws that builder only.
+    second = form.locator("li[data-variant]").nth(1)
+    second.locator(".advanced-json > summary").click()
+    typed = {"any": [{"type": "opened_email"}, {"type": "clicked_email", "url_contains": "/blog"}]}
+    second.locator("textarea[data-condition-json]").fill(json.dumps(typed))
+    _until(
+        page,
+        "document.querySelectorAll('li[data-variant]')[1]"
+        ".querySelectorAll('.cond-row').length === 2",
+    )
+    assert _hidden_json(second)["any"][1]["url_contains"] == "/blog"
+    assert second.locator("[data-json-note]").inner_text() == "The builder shows this JSON now."
+    assert _hidden_json(form.locator("li[data-variant]").first) == CLICKED_PRICING
+
     # Remove the second; the first keeps its condition.
     form.locator("li[data-variant]").nth(1).locator("[data-variant-op=remove]").click()
     page.click("button:text('Save variants')")
@@ -102,6 +116,8 @@ def test_email_widget_variants_built_reordered_saved_and_shown(ui: Ui, page: Any
     # The builder shows the widget with its variant; the preview as a contact still works.
     page.goto(f"{ui.url}/emails/{email_id}/builder")
     assert "1 variant" in page.inner_text(f"#w-{key} .widget-head")
+    page.locator(f"#w-{key}").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENS / "builder-variants.png"))
     _until(page, "document.querySelector('#builder-preview') !== null")
 
 

@@ -172,3 +172,41 @@ def test_site_widget_variants_from_the_builders_and_the_advanced_json(ui: Ui) ->
         assert _site_widgets(ui, site_id)["hero"][1] == advanced
         not_json = admin.post(f"{site_url}/widgets", {**form, "use_json": "1", "variants": "[{"})
         assert not_json.status_code == 422 and "variants: not JSON" in not_json.text
+
+
+def test_a_button_variant_is_compiled_and_a_sent_email_locks_its_variants(ui: Ui) -> None:
+    from tests.support import world
+    from tidings.sending.service import start_mailout
+
+    with ui.runtime.session() as session:
+        w = world.build(session, consenting=1, anonymous=0)
+    with signed_in(ui, landing="/emails") as admin:
+        email_id = _create(admin, w.list_id, template="note")
+        before = set(_keys(ui, email_id, "body"))
+        admin.post(
+            f"/emails/{email_id}/builder/widgets", {"container": "section:body", "type": "button"}
+        )
+        [key] = set(_keys(ui, email_id, "body")) - before
+        url = f"/emails/{email_id}/builder/widgets/{key}/variants"
+        fields = {"label": "See <your> plans", "url": "https://example.com/pricing?a=1&b=2"}
+        fields |= {"background": "#123456", "color": "#ffffff", "align": "left"}
+        saved = admin.post(url, _variant(0, PRICING, **fields))
+        assert saved.status_code == 303, saved.text[:2000]
+        [variant] = _stored_variants(ui, email_id, key)
+        assert variant["label"] == "See <your> plans" and variant["background"] == "#123456"
+        assert variant["color"] is None  # the default colour follows the design
+        compiled = _email(ui, email_id).widgets
+        assert compiled is not None and compiled[key]["variants"][0]["condition"] == PRICING
+        page = admin.get(url).text
+        assert 'value="See &lt;your&gt; plans"' in page and 'name="v0.url"' in page
+        missing = admin.post(url, _variant(0, PRICING, **{**fields, "label": " "}))
+        assert missing.status_code == 422 and "label: is required" in missing.text
+
+        with ui.runtime.session() as session:
+            start_mailout(session=session, email_id=email_id)
+        locked = admin.get(url)
+        assert locked.status_code == 200 and "Content locked." in locked.text
+        assert "Save variants" not in locked.text
+        refused = admin.post(url, _variant(0, {"all": []}, **fields))
+        assert refused.status_code == 409 and "Not saved" in refused.text
+        assert _stored_variants(ui, email_id, key)[0]["condition"] == PRICING
