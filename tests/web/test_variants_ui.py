@@ -86,6 +86,9 @@ def test_email_widget_variants_are_saved_in_order_and_refusals_are_readable(ui: 
         assert re.search(r'class="cond-row invalid"', refused.text)
         huge = admin.post(url, _variant(0, PRICING, html="y" * 250_000))
         assert huge.status_code == 422 and "html: at most 200,000 characters" in huge.text
+        nul = {"all": [{"type": "clicked_email", "url_contains": "a\u0000b"}]}
+        refused_nul = admin.post(url, _variant(0, nul, html="x"))
+        assert refused_nul.status_code == 422 and "url_contains" in refused_nul.text
         many: dict[str, str] = {}
         for index in range(21):
             many.update(_variant(index, PRICING, html="z"))
@@ -95,6 +98,10 @@ def test_email_widget_variants_are_saved_in_order_and_refusals_are_readable(ui: 
             PRICING,
             {"all": []},
         ]
+
+        # A NUL character means nothing in a form: dropped, never a database error.
+        assert admin.post(url, _variant(0, PRICING, html="a\x00b")).status_code == 303
+        assert _stored_variants(ui, email_id, key)[0]["html"] == "ab"
 
         # Removing them all leaves the default.
         assert admin.post(url, {}).status_code == 303
@@ -153,6 +160,8 @@ def test_site_widget_variants_from_the_builders_and_the_advanced_json(ui: Ui) ->
             f"{site_url}/widgets", {**form, **_variant(0, PRICING, html="y" * 250_000)}
         )
         assert huge.status_code == 422 and "at most 200,000 characters" in huge.text
+        nul = admin.post(f"{site_url}/widgets", {**form, "key": "n\x00ul", "html": "<p>\x00</p>"})
+        assert nul.status_code == 303 and _site_widgets(ui, site_id)["nul"][0] == "<p></p>"
         long_key = admin.post(f"{site_url}/widgets", {**form, "key": "k" * 5000})
         assert long_key.status_code == 422
         assert _site_widgets(ui, site_id)["hero"][1][0]["condition"] == PRICING

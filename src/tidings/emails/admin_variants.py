@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Path, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -30,15 +30,14 @@ from tidings.emails.variant_forms import (
 )
 from tidings.emails.widgets import MAX_VARIANTS
 from tidings.errors import Invalid, NotFound, TidingsError
-from tidings.groups.admin import form_items
 from tidings.values import Id
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import SessionDep
+from tidings.web.forms import FormDep
 
 router = admin_router()
 URL = "/emails/{email_id}/builder/widgets/{key}/variants"
 WidgetKey = Annotated[str, Path(max_length=64)]
-FormDep = Annotated[list[tuple[str, str]], Depends(form_items)]
 
 
 def _widget(session: Session, email_id: int, key: str) -> tuple[Email, dict[str, Any]]:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -42,22 +42,12 @@ from tidings.groups.models import ContactGroup, GroupMember
 from tidings.values import parse_id
 from tidings.web.admin import admin_router, flash, page, redirect
 from tidings.web.deps import SessionDep
-from tidings.web.forms import Before, Id, Text
+from tidings.web.forms import Before, FormDep, FormItems, Id, Text
 from tidings.web.pages import render
 
 router = admin_router("/contact-groups")
 PAGE_SIZE = 50
 After = Before
-FormItems = list[tuple[str, str]]
-
-
-async def form_items(request: Request) -> FormItems:
-    """The posted form fields in page order (the builder's rows have dynamic names)."""
-    form = await request.form()
-    return [(key, value) for key, value in form.multi_items() if isinstance(value, str)]
-
-
-FormDep = Annotated[FormItems, Depends(form_items)]
 
 
 def _first(items: FormItems, key: str) -> str:

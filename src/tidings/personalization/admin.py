@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Request
+from fastapi import Form, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
@@ -29,13 +29,13 @@ from tidings.emails.variant_forms import (
 )
 from tidings.emails.widgets import MAX_VARIANTS
 from tidings.errors import Invalid, TidingsError
-from tidings.groups.admin import form_items
 from tidings.personalization import service
 from tidings.personalization.directory import directory
 from tidings.personalization.models import Site, SiteWidget
 from tidings.values import Id, parse_id
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
+from tidings.web.forms import FormDep, FormItems
 
 TEMPLATES = Path(__file__).with_name("templates")
 router = admin_router()
@@ -43,8 +43,6 @@ DAYS = 14
 MAX_KEY_TEXT = 100
 MAX_HTML_TEXT = 200_000
 MAX_VARIANTS_TEXT = 400_000
-FormItems = list[tuple[str, str]]
-FormDep = Annotated[FormItems, Depends(form_items)]
 
 
 def visits_per_day(session: Session, site: Site) -> list[tuple[str, int]]:
