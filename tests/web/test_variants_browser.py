@@ -25,6 +25,7 @@ pytestmark = [
 ]
 
 SCREENS = Path(__file__).parents[2] / "docs" / "screens"
+HOSTILE = '<p>Everyone else</p><img src="x" onerror="alert(1)"><script>alert(2)</script>'
 CLICKED_PRICING = {"all": [{"type": "clicked_email", "url_contains": "/pricing"}]}
 
 
@@ -145,6 +146,7 @@ def test_site_widget_variant_built_in_the_add_form_and_edited(ui: Ui, page: Any)
     assert edit.locator("input[data-role=url]").input_value() == "/pricing"
     _add_variant(page, edit, "<p>Others</p>", "/blog")
     page.screenshot(path=str(SCREENS / "sites-variants.png"), full_page=True)
+    edit.locator("li[data-variant]").nth(1).locator("textarea[name$='.html']").fill(HOSTILE)
     edit.locator("button:text('Save widget')").click()
     page.wait_for_url(re.compile(rf"/sites/{site_id}$"))
     variants = _site_widgets(ui, site_id)["hero"][1]
@@ -152,4 +154,10 @@ def test_site_widget_variant_built_in_the_add_form_and_edited(ui: Ui, page: Any)
         PRICING,
         {"all": [{"type": "clicked_email", "url_contains": "/blog"}]},
     ]
+    # Hostile HTML is the marketer's content: stored as written, shown as text here.
+    assert variants[1]["html"] == HOSTILE
+    page.click("article.site-widget summary")
+    shown = page.locator("article.site-widget li[data-variant]").nth(1)
+    assert shown.locator("textarea[name$='.html']").input_value() == HOSTILE
+    assert page.dialogs == []
     _inert(page)

@@ -107,6 +107,14 @@ def test_email_widget_variants_are_saved_in_order_and_refusals_are_readable(ui: 
         assert admin.post(url, {}).status_code == 303
         assert _stored_variants(ui, email_id, key) == []
         assert admin.get(f"/emails/{email_id}/builder/widgets/nope/variants").status_code == 404
+        before = set(_keys(ui, email_id, "body"))
+        admin.post(
+            f"/emails/{email_id}/builder/widgets", {"container": "section:body", "type": "columns"}
+        )
+        [columns] = set(_keys(ui, email_id, "body")) - before
+        columns_page = admin.get(f"/emails/{email_id}/builder/widgets/{columns}/variants")
+        assert columns_page.status_code == 422 and "columns have no variants" in columns_page.text
+        assert f"/widgets/{columns}/variants" not in admin.get(f"/emails/{email_id}/builder").text
         no_csrf = admin.client.post(url, data=_variant(0, PRICING, html="x"))
         assert no_csrf.status_code == 403
 
