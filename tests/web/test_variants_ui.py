@@ -219,6 +219,14 @@ def test_a_button_variant_is_compiled_and_a_sent_email_locks_its_variants(ui: Ui
         missing = admin.post(url, _variant(0, PRICING, **{**fields, "label": " "}))
         assert missing.status_code == 422 and "label: is required" in missing.text
 
+        # The builder's preview as a contact says which variant they get and why.
+        preview = f"/emails/{email_id}/builder/preview?preview_contact_id={w.consenting[0]}"
+        assert "the default: the contact matches none of the 1 variants" in admin.get(preview).text
+        consenting = {"type": "consent", "code_name": "tracking"}
+        assert admin.post(url, _variant(0, consenting, **fields)).status_code == 303
+        shown = admin.get(preview).text
+        assert "variant 1 of 1: the contact matches" in shown and "See &lt;your&gt; plans" in shown
+
         with ui.runtime.session() as session:
             start_mailout(session=session, email_id=email_id)
         locked = admin.get(url)
@@ -226,4 +234,4 @@ def test_a_button_variant_is_compiled_and_a_sent_email_locks_its_variants(ui: Ui
         assert "Save variants" not in locked.text
         refused = admin.post(url, _variant(0, {"all": []}, **fields))
         assert refused.status_code == 409 and "Not saved" in refused.text
-        assert _stored_variants(ui, email_id, key)[0]["condition"] == PRICING
+        assert _stored_variants(ui, email_id, key)[0]["condition"] == consenting
