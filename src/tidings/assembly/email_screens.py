@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from tidings.assembly import email_activities, email_send, email_stats
 from tidings.assembly.email_views import email_rows
-from tidings.emails import admin_builder, admin_editor
+from tidings.emails import admin_builder, admin_editor, admin_variants
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
 from tidings.web.forms import Before
@@ -32,5 +32,12 @@ def email_list(request: Request, session: SessionDep, before: Before = None) -> 
 
 
 # Order matters: /emails/new and /emails/preview-contacts come before /emails/{email_id}.
-for _module in (admin_builder, admin_editor, email_send, email_stats, email_activities):
+for _module in (
+    admin_builder,
+    admin_variants,
+    admin_editor,
+    email_send,
+    email_stats,
+    email_activities,
+):
     router.include_router(_module.router)

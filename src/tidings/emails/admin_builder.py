@@ -21,6 +21,7 @@ from tidings.emails import widgets as email_widgets
 from tidings.emails.admin_builder_forms import (
     FONT_LABELS,
     fields_for,
+    form_values,
     style_form,
     summary,
     type_label,
@@ -72,6 +73,7 @@ def _doc_context(
         "types": [(kind, type_label(kind)) for kind in TYPES],
         "summary": summary,
         "type_label": type_label,
+        "field_values": form_values,
         "fonts": FONT_LABELS,
     }
 

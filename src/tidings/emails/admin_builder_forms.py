@@ -63,6 +63,18 @@ def widget_form(
     }
 
 
+def form_values(widget: dict[str, Any], draft: dict[str, Any] | None = None) -> dict[str, str]:
+    """The text each content field of ``widget`` shows: the refused ``draft``'s value,
+    else the widget's (None shows as empty)."""
+    shown: dict[str, str] = {}
+    for name in FIELDS.get(widget["type"], ()):
+        value = draft.get(name) if draft else None
+        if value is None:
+            value = widget.get(name)
+        shown[name] = "" if value is None else str(value)
+    return shown
+
+
 def fields_for(kind: str, posted: dict[str, str], style: dict[str, Any]) -> dict[str, Any]:
     """The posted fields of a widget of ``kind``; a colour equal to its default is
     stored as None, so it follows the design's colours when they change."""

@@ -4,6 +4,7 @@ their widgets with variants, previewed as a chosen contact."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,21 +15,34 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from tidings.activities.models import Activity
-from tidings.conditions import describe, parse, plain
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
 from tidings.emails import variants as email_variants
+from tidings.emails.variant_forms import (
+    VariantView,
+    blank_view,
+    locate,
+    posted_variants,
+    read_conditions,
+    variant_view,
+    words,
+)
+from tidings.emails.widgets import MAX_VARIANTS
 from tidings.errors import Invalid, TidingsError
 from tidings.personalization import service
 from tidings.personalization.directory import directory
-from tidings.personalization.models import Site
+from tidings.personalization.models import Site, SiteWidget
 from tidings.values import Id, parse_id
 from tidings.web.admin import admin_router, page
 from tidings.web.deps import SessionDep
+from tidings.web.forms import FormDep, FormItems
 
 TEMPLATES = Path(__file__).with_name("templates")
 router = admin_router()
 DAYS = 14
+MAX_KEY_TEXT = 100
+MAX_HTML_TEXT = 200_000
+MAX_VARIANTS_TEXT = 400_000
 
 
 def visits_per_day(session: Session, site: Site) -> list[tuple[str, int]]:
@@ -86,12 +100,31 @@ def create_site(
     return RedirectResponse(f"/sites/{site.id}", status_code=303)
 
 
-def _words(session: Session, condition: Any) -> str:
-    try:
-        node = parse(condition)
-    except TidingsError:
-        return "an unknown condition"
-    return plain(describe(condition, email_variants.load_names(session, [node])))
+@dataclass
+class WidgetForm:
+    """A widget's form on the site page: its key, default HTML, variants (each with
+    the condition builder) and the message of a refused save, as typed."""
+
+    key: str
+    html: str
+    views: list[VariantView] = field(default_factory=list)
+    variants_json: str = "[]"
+    error: str = ""
+    words: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _saved_form(session: Session, widget: SiteWidget) -> WidgetForm:
+    variants = list(widget.variants or [])
+    return WidgetForm(
+        key=widget.key,
+        html=widget.html,
+        views=[
+            variant_view(session, i, v["condition"], {"html": v["html"]})
+            for i, v in enumerate(variants)
+        ],
+        variants_json=json.dumps(variants, indent=2, ensure_ascii=False),
+        words=[(words(session, v["condition"]), v["html"]) for v in variants],
+    )
 
 
 def _site_page(
@@ -102,19 +135,18 @@ def _site_page(
     contact_id: int | None = None,
     error: str | None = None,
     status: int = 200,
+    draft: WidgetForm | None = None,
 ) -> Response:
     widgets = service.widgets_of(session=session, site_id=site.id)
-    rows = [
-        {
-            "key": w.key,
-            "html": w.html,
-            "variants": [
-                {"words": _words(session, v["condition"]), "html": v["html"]}
-                for v in w.variants or []
-            ],
-        }
-        for w in widgets
-    ]
+    forms = [_saved_form(session, w) for w in widgets]
+    new = WidgetForm(key="", html="")
+    if draft is not None:
+        at = next((i for i, f in enumerate(forms) if f.key == draft.key), None)
+        if at is None:
+            new = draft
+        else:
+            draft.words = forms[at].words
+            forms[at] = draft
     preview = None
     if contact_id is not None:
         contact = session.get(Contact, contact_id)
@@ -133,7 +165,11 @@ def _site_page(
         {
             "section": "sites",
             "site": site,
-            "widgets": rows,
+            "widgets": forms,
+            "new": new,
+            "open_key": draft.key if draft is not None else None,
+            "blank": blank_view(session, {"html": ""}),
+            "max_variants": MAX_VARIANTS,
             "snippet": snippet,
             "visits": visits_per_day(session, site),
             "preview": preview,
@@ -155,27 +191,78 @@ def site_page(request: Request, session: SessionDep, site_id: Id, contact: str =
     return _site_page(request, session, site, contact_id=contact_id)
 
 
-@router.post("/sites/{site_id}/widgets")
-def save_widget(
-    request: Request,
-    session: SessionDep,
-    site_id: Id,
-    key: Annotated[str, Form(max_length=100)] = "",
-    html: Annotated[str, Form(max_length=200_000)] = "",
-    variants: Annotated[str, Form(max_length=400_000)] = "[]",
-) -> Response:
-    """Add or replace a widget: default HTML and variants as JSON ``[{condition, html}]``."""
-    site = service.get_site(session=session, site_id=site_id)
+def _first(items: FormItems, key: str) -> str:
+    return next((value for name, value in items if name == key), "")
+
+
+def _posted_form(
+    session: Session, items: FormItems, key: str, html: str, detail: str
+) -> WidgetForm:
+    """The form as typed, shown again with the message ``detail`` (beside the variant
+    it is about, its builder outlining the row at fault)."""
+    located = locate(detail)
+    draft = WidgetForm(
+        key=key, html=html, variants_json=_first(items, "variants") or "[]", error=detail
+    )
     try:
+        posted = posted_variants(items)
+    except Invalid:
+        return draft
+    conditions, _ = read_conditions(posted)
+    draft.views = [
+        variant_view(
+            session,
+            item.index,
+            condition,
+            {"html": item.fields.get("html", "")},
+            text=None if condition is not None else item.condition,
+            error=located[1] if located is not None and located[0] == position else "",
+        )
+        for position, (item, condition) in enumerate(zip(posted, conditions, strict=True))
+    ]
+    return draft
+
+
+def _variants(items: FormItems) -> Any:
+    """The posted variants: the builders' (``v<i>.condition``, ``v<i>.html``), or the
+    JSON of the Advanced box (its own button) or of a post without the builders."""
+    if _first(items, "variants_form") != "1" or _first(items, "use_json") == "1":
+        text = _first(items, "variants") or "[]"
+        if len(text) > MAX_VARIANTS_TEXT:
+            raise Invalid(f"variants: at most {MAX_VARIANTS_TEXT:,} characters of JSON")
         try:
-            parsed = json.loads(variants or "[]")
-        except ValueError as exc:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError) as exc:
             raise Invalid("variants: not JSON") from exc
+        return parsed  # the service checks its shape
+    posted = posted_variants(items)
+    conditions, errors = read_conditions(posted)
+    if errors:
+        position, message = min(errors.items())
+        raise Invalid(f"variants[{position}].{message}")
+    return [
+        {"condition": condition, "html": item.fields.get("html", "")}
+        for condition, item in zip(conditions, posted, strict=True)
+    ]
+
+
+@router.post("/sites/{site_id}/widgets")
+def save_widget(request: Request, session: SessionDep, site_id: Id, items: FormDep) -> Response:
+    """Add or replace a widget: default HTML and variants, first match wins."""
+    site = service.get_site(session=session, site_id=site_id)
+    key, html = _first(items, "key"), _first(items, "html")
+    try:
+        if len(key) > MAX_KEY_TEXT or len(html) > MAX_HTML_TEXT:
+            raise Invalid(f"key or html: too long (at most {MAX_HTML_TEXT:,} characters)")
+        parsed = _variants(items)
         exists = any(w.key == key for w in service.widgets_of(session=session, site_id=site.id))
         service.put_widget(
             session=session, site=site, key=key, html=html, variants=parsed, create=not exists
         )
     except TidingsError as exc:
-        return _site_page(request, session, site, error=str(exc.detail), status=422)
+        session.rollback()
+        detail = str(exc.detail)
+        draft = _posted_form(session, items, key[:MAX_KEY_TEXT], html[:MAX_HTML_TEXT], detail)
+        return _site_page(request, session, site, error=detail, status=422, draft=draft)
     directory(request.app.state.runtime).invalidate()
     return RedirectResponse(f"/sites/{site.id}", status_code=303)
