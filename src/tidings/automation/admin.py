@@ -4,6 +4,7 @@ vertical flow with per-step counts and the contacts at each step, enable/disable
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from tidings.automation import flow as flows
 from tidings.automation import service
 from tidings.automation.models import Automation, AutomationRun, Recurrence
 from tidings.automation.step_kinds.registry import STEPS
@@ -74,6 +76,9 @@ class EditorState:
     trigger: dict[str, Any] = field(default_factory=lambda: {"type": "email_click"})
     steps_text: str = "[]"
     error: str = ""
+    # The steps as a flow for the flow editor (``None``: they can only be edited as JSON).
+    flow: list[dict[str, Any]] | None = field(default_factory=list)
+    error_step: str = ""
 
 
 TRIGGER_FIELDS = ("email_id", "link_id", "list_id", "group_id", "form_id")
@@ -105,11 +110,54 @@ def _read(items: FormItems) -> tuple[EditorState, Any]:
         trigger=trigger,
         steps_text=items.get("steps", ""),
     )
-    try:
-        steps = json.loads(state.steps_text or "[]")
-    except (ValueError, RecursionError) as exc:
-        raise Invalid(f"steps: not valid JSON ({exc})") from None
+    if items.get("mode") == "flow":
+        drawn = _json(items.get("flow", ""), "flow")
+        steps = flows.to_steps(drawn)
+        state.flow = drawn
+        state.steps_text = json.dumps(steps, indent=2, ensure_ascii=False)
+        return state, steps
+    steps = _json(state.steps_text, "steps")
+    state.flow = flows.to_flow(steps)
     return state, steps
+
+
+def _json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text or "[]")
+    except (ValueError, RecursionError) as exc:
+        raise Invalid(f"{what}: not valid JSON ({exc})") from None
+
+
+def _posted(items: FormItems) -> EditorState:
+    """What was posted, to show again when even reading it fails."""
+    state = EditorState(name=items.get("name", ""), steps_text=items.get("steps", ""), flow=None)
+    try:
+        if items.get("mode") == "flow":
+            drawn = _json(items.get("flow", ""), "flow")
+            flows.to_steps(drawn)
+            state.flow = drawn
+        else:
+            state.flow = flows.to_flow(_json(state.steps_text, "steps"))
+    except Invalid:
+        pass
+    return state
+
+
+STEP_PATH = re.compile(r"steps\[(\d+)\]")
+
+
+def _refused(state: EditorState, exc: Invalid) -> None:
+    """Keep the message, and the id of the step it is about (shown next to that step)."""
+    state.error = str(exc.detail)
+    found = STEP_PATH.match(state.error)
+    if found is None:
+        return
+    try:
+        step = json.loads(state.steps_text)[int(found.group(1))]
+    except (ValueError, IndexError, TypeError, RecursionError):
+        return
+    if isinstance(step, dict) and isinstance(step.get("id"), str):
+        state.error_step = step["id"]
 
 
 def _choices(session: Session) -> dict[str, Any]:
@@ -138,11 +186,65 @@ def _choices(session: Session) -> dict[str, Any]:
     }
 
 
+# The inputs of each step type in the flow editor (key, input kind, label); a type
+# without an entry gets a JSON box for its keys.
+STEP_INPUTS: dict[str, list[dict[str, str]]] = {
+    "send_email": [{"key": "email_id", "input": "email", "label": "Email to send"}],
+    "wait": [{"key": "seconds", "input": "duration", "label": "Wait"}],
+    "condition": [{"key": "condition", "input": "condition", "label": "If the contact"}],
+    "set_field": [
+        {"key": "field", "input": "text", "label": "Field", "placeholder": "lead_status"},
+        {"key": "value", "input": "value", "label": "Value (empty removes the field)"},
+    ],
+    "add_to_list": [{"key": "list_id", "input": "list", "label": "List"}],
+    "remove_from_list": [{"key": "list_id", "input": "list", "label": "List"}],
+    "log_activity": [
+        {
+            "key": "activity_type",
+            "input": "text",
+            "label": "Activity type",
+            "placeholder": "custom:lead_scored",
+        },
+        {"key": "value", "input": "optional", "label": "Value (optional)"},
+    ],
+    "webhook": [{"key": "url", "input": "text", "label": "URL", "placeholder": "https://"}],
+    "finish": [],
+}
+
+
+def _flow_data(session: Session, state: EditorState, automation: Automation | None) -> str:
+    """What the flow editor script draws, as one JSON document."""
+    counts: dict[str, list[int]] = {}
+    if automation is not None:
+        figures = service.figures(session=session, automation=automation)
+        counts = {str(f.step["id"]): [f.entered, f.waiting] for f in figures.steps}
+    emails = session.execute(
+        select(Email.id, Email.name).where(Email.purpose == "automation").order_by(Email.id)
+    )
+    lists = session.execute(
+        select(RecipientList.id, RecipientList.name).order_by(RecipientList.name)
+    )
+    data = {
+        "flow": state.flow,
+        "kinds": [
+            {"name": name, "label": kind.label, "inputs": STEP_INPUTS.get(name)}
+            for name, kind in STEPS.items()
+        ],
+        "emails": [{"id": e.id, "name": e.name} for e in emails],
+        "lists": [{"id": x.id, "name": x.name} for x in lists],
+        "counts": counts,
+        "error_step": state.error_step,
+        "error": state.error,
+    }
+    return json.dumps(data, ensure_ascii=False)
+
+
 def _editor(
     request: Request, session: Session, state: EditorState, automation: Automation | None
 ) -> Response:
     context = {"section": "automations", "automation": automation, "state": state}
     context |= _choices(session)
+    context["flow_data"] = _flow_data(session, state, automation)
     return page(request, "automation/editor.html", context, status_code=422 if state.error else 200)
 
 
@@ -155,7 +257,7 @@ def new_automation(request: Request, session: SessionDep) -> Response:
 @router.post("/new")
 def create_automation(request: Request, session: SessionDep, items: FormDep) -> Response:
     """Create the automation from the form."""
-    state = EditorState(name=items.get("name", ""), steps_text=items.get("steps", ""))
+    state = _posted(items)
     try:
         state, steps = _read(items)
         automation = service.create(
@@ -168,7 +270,7 @@ def create_automation(request: Request, session: SessionDep, items: FormDep) -> 
         )
     except Invalid as exc:
         session.rollback()
-        state.error = str(exc.detail)
+        _refused(state, exc)
         return _editor(request, session, state, None)
     flash(request, "The automation was created.")
     return redirect(f"/automations/{automation.id}")
@@ -184,6 +286,7 @@ def edit_automation(request: Request, session: SessionDep, automation_id: Id) ->
         enabled=automation.enabled,
         trigger=dict(automation.trigger),
         steps_text=json.dumps(automation.steps, indent=2, ensure_ascii=False),
+        flow=flows.to_flow(automation.steps),
     )
     return _editor(request, session, state, automation)
 
@@ -194,7 +297,7 @@ def save_automation(
 ) -> Response:
     """Save the changed definition."""
     automation = service.get(session=session, automation_id=automation_id)
-    state = EditorState(name=items.get("name", ""), steps_text=items.get("steps", ""))
+    state = _posted(items)
     try:
         state, steps = _read(items)
         service.update(
@@ -208,7 +311,7 @@ def save_automation(
         )
     except Invalid as exc:
         session.rollback()
-        state.error = str(exc.detail)
+        _refused(state, exc)
         return _editor(request, session, state, automation)
     flash(request, "The automation was saved.")
     return redirect(f"/automations/{automation.id}")
@@ -308,14 +411,17 @@ def automation_page(
         .order_by(AutomationRun.since.desc())
         .limit(PER_STEP)
     ).all()
+    steps: list[dict[str, Any]] = [
+        {"figures": f, "words": _step_words(dict(f.step), names), "step": f.step}
+        for f in figures.steps
+    ]
     context = {
         "section": "automations",
         "automation": automation,
         "figures": figures,
-        "steps": [
-            {"figures": f, "words": _step_words(dict(f.step), names), "step": f.step}
-            for f in figures.steps
-        ],
+        "steps": steps,
+        "by_id": {item["step"]["id"]: item for item in steps},
+        "drawn": flows.to_flow(automation.steps),
         "trigger_words": _trigger_words(automation.trigger, names),
         "standing": standing,
         "done": [(run, contact) for run, contact in done],
