@@ -3,7 +3,7 @@
 A kind describes its inputs as data (``Input``): the widget, the JSON key it fills,
 where a select's choices come from (a reference target such as ``"email"``, or fixed
 options), and the words around it. The admin pages draw the inputs from these
-descriptions, and ``static/groups.js`` serializes the rows with the same descriptions,
+descriptions, and ``static/conditions.js`` serializes the rows with the same descriptions,
 sent to it as JSON (``Builder.to_json``). ``values_of`` and ``node_of`` are the
 Python twins of the script's reading and writing of a row.
 
@@ -257,7 +257,7 @@ def node_of(kind: str, builder: Builder, values: Mapping[str, str]) -> dict[str,
 
 def _typed(text: str, value_type: str) -> str | int | float | bool | None:
     """A value as its type says; a number that is not one gives None, which the
-    condition language refuses with the row's path (as groups.js does)."""
+    condition language refuses with the row's path (as conditions.js does)."""
     if value_type in ("true", "false"):
         return value_type == "true"
     if value_type != "number":

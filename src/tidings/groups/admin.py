@@ -3,7 +3,6 @@ and the group page with members, rebuild, rename and delete."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -20,12 +19,17 @@ from tidings.groups import service
 from tidings.groups.admin_builder import (
     BLANK_GROUP,
     BLANK_LEAF,
+    EMPTY,
+    MAX_CONDITION_TEXT,
     ROOT,
     Row,
     email_links,
     error_row,
     fits_builder,
+    kinds_json,
     load_choices,
+    load_json,
+    pretty,
     rows_from_form,
     rows_to_tree,
     tree_to_rows,
@@ -43,8 +47,6 @@ from tidings.web.pages import render
 
 router = admin_router("/contact-groups")
 PAGE_SIZE = 50
-MAX_CONDITION_TEXT = 200_000
-EMPTY: dict[str, Any] = {"all": []}
 After = Before
 FormItems = list[tuple[str, str]]
 
@@ -60,19 +62,6 @@ FormDep = Annotated[FormItems, Depends(form_items)]
 
 def _first(items: FormItems, key: str) -> str:
     return next((value for name, value in items if name == key), "")
-
-
-def load_json(text: str) -> Any:
-    """Condition JSON typed or sent by the builder; ``Invalid`` says where it breaks."""
-    if len(text) > MAX_CONDITION_TEXT:
-        raise Invalid(f"{ROOT}: at most {MAX_CONDITION_TEXT:,} characters of JSON")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}"
-        raise Invalid(f"{ROOT}: not valid JSON ({exc.msg} at {where})") from None
-    except (ValueError, RecursionError):
-        raise Invalid(f"{ROOT}: not valid JSON (nested too deeply)") from None
 
 
 # List
@@ -133,7 +122,7 @@ def _editor(
         "blank_group": BLANK_GROUP,
         **_builder_context(session, rows, group.id if group else None),
     }
-    context["kinds_json"] = json.dumps(KINDS.builder_json(), ensure_ascii=False)
+    context["kinds_json"] = kinds_json()
     status = 422 if state.error else 200
     return page(request, "admin/groups/editor.html", context, status_code=status)
 
@@ -153,13 +142,6 @@ def _builder_context(
     }
 
 
-def _pretty(data: Any) -> str:
-    try:
-        return json.dumps(data, indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
-        return ""
-
-
 def _read(items: FormItems, state: EditorState) -> Any:
     """The submitted condition: the builder's JSON, the Advanced box's JSON (its own
     button), or the builder's rows when the page ran without JavaScript."""
@@ -170,17 +152,17 @@ def _read(items: FormItems, state: EditorState) -> Any:
         state.json_text = text[:MAX_CONDITION_TEXT]
         state.data = load_json(text)
         if fits_builder(state.data):
-            state.json_text = _pretty(state.data)
+            state.json_text = pretty(state.data)
     else:
         state.data = rows_to_tree(rows_from_form(items))
-        state.json_text = _pretty(state.data) if fits_builder(state.data) else ""
+        state.json_text = pretty(state.data) if fits_builder(state.data) else ""
     return state.data
 
 
 @router.get("/new")
 def new_group(request: Request, session: SessionDep) -> Response:
     """An empty editor."""
-    return _editor(request, session, EditorState(data=EMPTY, json_text=_pretty(EMPTY)), None)
+    return _editor(request, session, EditorState(data=EMPTY, json_text=pretty(EMPTY)), None)
 
 
 @router.post("/new")
@@ -204,7 +186,7 @@ def create_group(request: Request, session: SessionDep, items: FormDep) -> Respo
 def edit_group_page(request: Request, group_id: Id, session: SessionDep) -> Response:
     """The editor filled with a saved group."""
     group = service.get(session=session, group_id=group_id)
-    state = EditorState(name=group.name, data=group.condition, json_text=_pretty(group.condition))
+    state = EditorState(name=group.name, data=group.condition, json_text=pretty(group.condition))
     return _editor(request, session, state, group)
 
 
@@ -333,7 +315,7 @@ def group_page(
         "section": "groups",
         "group": group,
         "words": describe(group.condition, load_names(session, [group.condition])),
-        "condition_json": _pretty(group.condition),
+        "condition_json": pretty(group.condition),
         "count": member_count(session, group.id),
         "members": [(contact, added.get(contact.id)) for contact in contacts],
         "after": after,

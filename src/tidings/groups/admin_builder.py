@@ -3,7 +3,7 @@
 The builder shows a condition as rows: ``all`` / ``any`` group rows and leaf rows, each
 naming its parent, so a form (``r3.kind``, ``r3.email_id``...) carries the whole tree
 even without JavaScript. A leaf row shows the inputs its kind describes
-(``tidings.conditions.KINDS``); ``static/groups.js`` serializes the same rows to JSON
+(``tidings.conditions.KINDS``); ``static/conditions.js`` serializes the same rows to JSON
 in the browser with the same descriptions, and ``rows_to_tree`` is its twin here.
 Both leave checking to the condition language, so every error names the JSON path of
 the row at fault.
@@ -21,14 +21,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.conditions import KINDS, is_group
-from tidings.conditions.builder import node_of, values_of
+from tidings.conditions.builder import VALUE_TYPES, node_of, values_of
 from tidings.emails.models import Link
 from tidings.errors import Invalid
 from tidings.values import parse_id
 
 ROOT = "condition"
 RAW = "json"
+EMPTY: dict[str, Any] = {"all": []}
 MAX_ROWS = 500
+MAX_CONDITION_TEXT = 200_000
 GROUP_KINDS = ("all", "any")
 ROW_KEY = re.compile(r"r(\d{1,5})\.([a-z_]{1,20})")
 
@@ -265,3 +267,116 @@ def load_choices(
                 shown.add(row.values.get(item.links_of, ""))
     links = {eid: email_links(session, int(eid)) for eid in shown if parse_id(eid) is not None}
     return Choices(options=options, links=links)
+
+
+# The builder as a component of any page
+
+
+def load_json(text: str) -> Any:
+    """Condition JSON typed or sent by the builder; ``Invalid`` says where it breaks."""
+    if len(text) > MAX_CONDITION_TEXT:
+        raise Invalid(f"{ROOT}: at most {MAX_CONDITION_TEXT:,} characters of JSON")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise Invalid(f"{ROOT}: not valid JSON ({exc.msg} at {where})") from None
+    except (ValueError, RecursionError):
+        raise Invalid(f"{ROOT}: not valid JSON (nested too deeply)") from None
+
+
+def kinds_json() -> str:
+    """The kinds and their inputs as the builder script reads them (``data-kinds``)."""
+    return json.dumps(KINDS.builder_json(), ensure_ascii=False)
+
+
+def pretty(data: Any) -> str:
+    """Condition JSON as the Advanced box shows it ("" for what JSON cannot write)."""
+    try:
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return ""
+
+
+@dataclass
+class BuilderView:
+    """What ``admin/groups/_builder.html`` needs to draw one builder: its rows, the
+    selects' choices, the JSON it starts with and the condition language's message
+    (``condition...: why``, its row outlined)."""
+
+    rows: list[Row]
+    choices: Choices
+    text: str
+    json_text: str
+    condition_error: str = ""
+    error_index: int | None = None
+    stale: bool = False
+    value_types: tuple[tuple[str, str], ...] = VALUE_TYPES
+
+    @property
+    def blank_leaf(self) -> Row:
+        """The row new conditions are cloned from."""
+        return BLANK_LEAF
+
+    @property
+    def blank_group(self) -> Row:
+        """The row new groups are cloned from."""
+        return BLANK_GROUP
+
+    @property
+    def root(self) -> Row:
+        """The root group row."""
+        return self.rows[0]
+
+    @property
+    def next_index(self) -> int:
+        """The index the next new row gets."""
+        return len(self.rows)
+
+    @property
+    def kinds(self) -> list[tuple[str, str]]:
+        """The kind menu: (kind, label)."""
+        return [(name, KINDS[name].builder.label) for name in KINDS]
+
+    @property
+    def blocks(self) -> Any:
+        """A leaf row's form fields, by piece (``KINDS.blocks``)."""
+        return KINDS.blocks()
+
+    @property
+    def all_parts(self) -> Any:
+        """Every form field of every kind (``KINDS.parts``)."""
+        return KINDS.parts()
+
+    @property
+    def kinds_json(self) -> str:
+        """``kinds_json()``, for the template."""
+        return kinds_json()
+
+
+def condition_builder(
+    session: Session,
+    data: Any,
+    *,
+    text: str | None = None,
+    error: str = "",
+    exclude: Mapping[str, Any] | None = None,
+) -> BuilderView:
+    """One builder showing condition JSON ``data`` (None: ``text``, JSON the builder
+    cannot show, stays in the Advanced box and is what gets posted). ``error`` is the
+    condition language's message with a path starting ``condition``; ``exclude`` is
+    passed to ``load_choices``."""
+    fits = data is not None and fits_builder(data)
+    rows = tree_to_rows(data if fits else EMPTY)
+    if text is None:
+        text = pretty(data) if data is not None else ""
+    error_index = error_row(rows, error) if error.startswith(ROOT) and fits else None
+    return BuilderView(
+        rows=rows,
+        choices=load_choices(session, rows, exclude),
+        text=json.dumps(data, ensure_ascii=False) if fits else text,
+        json_text=pretty(data) if fits else text,
+        condition_error=error,
+        error_index=error_index,
+        stale=not fits,
+    )
