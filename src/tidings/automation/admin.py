@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from tidings.automation import flow as flows
 from tidings.automation import service
+from tidings.automation.admin_flow import condition_views, flow_data
 from tidings.automation.models import Automation, AutomationRun, Recurrence
 from tidings.automation.step_kinds.registry import STEPS
 from tidings.automation.trigger_kinds.registry import TRIGGERS
@@ -23,6 +24,8 @@ from tidings.contacts.admin import register_panel
 from tidings.contacts.models import Contact
 from tidings.emails.models import Email, Link
 from tidings.errors import Invalid
+from tidings.groups.admin_builder import condition_builder
+from tidings.groups.admin_words import describe, load_names, plain
 from tidings.groups.models import ContactGroup
 from tidings.lists.models import RecipientList
 from tidings.values import Id, parse_id
@@ -186,65 +189,14 @@ def _choices(session: Session) -> dict[str, Any]:
     }
 
 
-# The inputs of each step type in the flow editor (key, input kind, label); a type
-# without an entry gets a JSON box for its keys.
-STEP_INPUTS: dict[str, list[dict[str, str]]] = {
-    "send_email": [{"key": "email_id", "input": "email", "label": "Email to send"}],
-    "wait": [{"key": "seconds", "input": "duration", "label": "Wait"}],
-    "condition": [{"key": "condition", "input": "condition", "label": "If the contact"}],
-    "set_field": [
-        {"key": "field", "input": "text", "label": "Field", "placeholder": "lead_status"},
-        {"key": "value", "input": "value", "label": "Value (empty removes the field)"},
-    ],
-    "add_to_list": [{"key": "list_id", "input": "list", "label": "List"}],
-    "remove_from_list": [{"key": "list_id", "input": "list", "label": "List"}],
-    "log_activity": [
-        {
-            "key": "activity_type",
-            "input": "text",
-            "label": "Activity type",
-            "placeholder": "custom:lead_scored",
-        },
-        {"key": "value", "input": "optional", "label": "Value (optional)"},
-    ],
-    "webhook": [{"key": "url", "input": "text", "label": "URL", "placeholder": "https://"}],
-    "finish": [],
-}
-
-
-def _flow_data(session: Session, state: EditorState, automation: Automation | None) -> str:
-    """What the flow editor script draws, as one JSON document."""
-    counts: dict[str, list[int]] = {}
-    if automation is not None:
-        figures = service.figures(session=session, automation=automation)
-        counts = {str(f.step["id"]): [f.entered, f.waiting] for f in figures.steps}
-    emails = session.execute(
-        select(Email.id, Email.name).where(Email.purpose == "automation").order_by(Email.id)
-    )
-    lists = session.execute(
-        select(RecipientList.id, RecipientList.name).order_by(RecipientList.name)
-    )
-    data = {
-        "flow": state.flow,
-        "kinds": [
-            {"name": name, "label": kind.label, "inputs": STEP_INPUTS.get(name)}
-            for name, kind in STEPS.items()
-        ],
-        "emails": [{"id": e.id, "name": e.name} for e in emails],
-        "lists": [{"id": x.id, "name": x.name} for x in lists],
-        "counts": counts,
-        "error_step": state.error_step,
-        "error": state.error,
-    }
-    return json.dumps(data, ensure_ascii=False)
-
-
 def _editor(
     request: Request, session: Session, state: EditorState, automation: Automation | None
 ) -> Response:
-    context = {"section": "automations", "automation": automation, "state": state}
+    context: dict[str, Any] = {"section": "automations", "automation": automation, "state": state}
     context |= _choices(session)
-    context["flow_data"] = _flow_data(session, state, automation)
+    context["flow_data"] = flow_data(session, state.flow, state.error_step, state.error, automation)
+    context["condition_views"] = condition_views(session, state.flow, state.error_step, state.error)
+    context["blank_condition"] = condition_builder(session, {"all": []})
     return page(request, "automation/editor.html", context, status_code=422 if state.error else 200)
 
 
@@ -329,7 +281,7 @@ def _step_words(step: dict[str, Any], names: dict[str, Any]) -> str:
             return f"Wait {_duration(int(step['seconds']))}"
         return f"Wait until {step['until']} UTC"
     if kind == "condition":
-        return "If the contact matches the condition"
+        return f"If the contact matches: {plain(describe(step['condition'], names['conditions']))}"
     if kind == "set_field":
         return f"Set {step['field']} to {json.dumps(step['value'], ensure_ascii=False)}"
     if kind in ("add_to_list", "remove_from_list"):
@@ -385,6 +337,10 @@ def automation_page(
         "emails": dict(session.execute(select(Email.id, Email.name)).all()),
         "lists": dict(session.execute(select(RecipientList.id, RecipientList.name)).all()),
         "groups": dict(session.execute(select(ContactGroup.id, ContactGroup.name)).all()),
+        "conditions": load_names(
+            session,
+            [dict(s["condition"]) for s in automation.steps if s["type"] == "condition"],
+        ),
     }
     standing: dict[str, list[tuple[AutomationRun, Contact]]] = {}
     for f in figures.steps:

@@ -35,6 +35,49 @@
   // -- the flow --------------------------------------------------------------------
   var UNITS = [["seconds", 1], ["minutes", 60], ["hours", 3600], ["days", 86400]];
   var data, kinds = {}, root;
+  var builders = {};  // step id -> its condition builder element (kept across redraws)
+
+  // The condition builder of a condition step: drawn by the server for the steps it
+  // knows, else a clone of the blank one (bound once it is in the form).
+  function builderOf(node) {
+    if (builders[node.id]) { return builders[node.id]; }
+    var holder = null;
+    document.querySelectorAll("#condition-builders [data-condition-of]").forEach(function (box) {
+      if (box.dataset.conditionOf === node.id) { holder = box; }
+    });
+    var element = holder ? holder.firstElementChild : null;
+    if (!element) {
+      var template = document.getElementById("tpl-condition");
+      if (!template || !window.TidingsConditions) { return null; }
+      element = template.content.firstElementChild.cloneNode(true);
+      element.querySelector("[data-condition-input]").name = "condition-" + node.id;
+      element.setAttribute("aria-label", "Condition of step " + node.id);
+    }
+    element.addEventListener("condition-change", function (event) {
+      node.condition = parsed(event.detail.json);
+    });
+    builders[node.id] = element;
+    return element;
+  }
+
+  function parsed(text) {
+    try { return JSON.parse(text); } catch (e) { return text; }
+  }
+
+  // The condition of each condition step, read from its builder.
+  function readConditions(nodes) {
+    nodes.forEach(function (node) {
+      var element = builders[node.id];
+      if (element && element.conditionBuilder) {
+        var handle = element.conditionBuilder;
+        node.condition = handle.edited()
+          ? parsed(element.querySelector("[data-condition-json]").value)
+          : handle.serialize();
+      }
+      if (node.yes) { readConditions(node.yes); }
+      if (node.no) { readConditions(node.no); }
+    });
+  }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -118,6 +161,9 @@
       }
     } else if (spec.input === "duration") {
       return duration(node, id, box);
+    } else if (spec.input === "condition" && builderOf(node)) {
+      label.removeAttribute("for");
+      box.appendChild(builderOf(node));
     } else if (spec.input === "condition") {
       input = el("textarea", { id: id, rows: "4", class: "code", spellcheck: "false" });
       input.value = JSON.stringify(node.condition === undefined ? { all: [] } : node.condition);
@@ -262,6 +308,10 @@
     root.textContent = "";
     root.appendChild(el("p", { class: "flow-trigger-note muted small", text: "When the trigger fires, the contact goes through these steps from the top." }));
     root.appendChild(sequence(data.flow, "first"));
+    Object.keys(builders).forEach(function (id) {
+      var element = builders[id];
+      if (element.isConnected && !element.conditionBuilder) { window.TidingsConditions.bind(element); }
+    });
     if (focusId) {
       var target = document.getElementById("card-" + focusId);
       var first = target && target.querySelector("input, select, textarea");
@@ -291,7 +341,10 @@
       document.getElementById("steps").focus();
     });
     form.addEventListener("submit", function () {
-      if (mode.value === "flow") { flowField.value = JSON.stringify(data.flow); }
+      if (mode.value === "flow") {
+        readConditions(data.flow);
+        flowField.value = JSON.stringify(data.flow);
+      }
     });
     render(null);
     if (data.error_step) {
