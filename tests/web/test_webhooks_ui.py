@@ -4,11 +4,13 @@ form answers a readable refusal, never a 500."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from tests.support.admin import signed_in
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui
+from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui, sign_in
 from tidings.assembly.app import create_app
 from tidings.auth.service import create_user
 from tidings.config import Settings
@@ -200,3 +202,36 @@ def test_hostile_input_is_refused_readably(ui: Ui) -> None:
         )
         assert forged.status_code == 403
         assert admin.get("/settings/webhooks").text.count("data-webhook-id=") == 1
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_webhooks_tab_in_a_browser(hook_ui: Ui, page: Any) -> None:
+    ui, receiver = hook_ui, Receiver()
+    shots = Path(os.environ.get("TIDINGS_TEST_SCREENSHOTS", "/tmp/tidings-screens"))
+    shots.mkdir(exist_ok=True)
+    try:
+        sign_in(page, ui)
+        page.goto(f"{ui.url}/settings")
+        page.click("nav.tabs >> text=Webhooks")
+        page.fill("#webhook-url", receiver.url)
+        page.check("input[name=events][value='mailout.finished']")
+        page.check("input[name=events][value='automation.step']")
+        page.click("button:has-text('Add webhook')")
+        assert page.locator("#new-secret").inner_text().startswith("whsec_")
+        page.screenshot(path=str(shots / "webhooks-added.png"), full_page=True)
+        _finished(ui.runtime, 1)
+        _until(lambda: _deliveries(ui.runtime) == [(1, 1, "pending")], "the first attempt")
+        page.goto(f"{ui.url}/settings/webhooks")
+        assert page.locator("#webhook-list td[data-label=Pending]").inner_text() == "1"
+        page.screenshot(path=str(shots / "webhooks-tab.png"), full_page=True)
+        page.click("text=Delivery log")
+        page.click("#delivery-log summary")
+        assert SCRIPT in page.locator("#delivery-log pre.answer").inner_text()  # as text
+        page.screenshot(path=str(shots / "webhooks-log.png"), full_page=True)
+        page.goto(f"{ui.url}/settings/webhooks")
+        page.click("#webhook-list button:has-text('Disable')")
+        assert page.dialogs and page.dialogs[-1].startswith("Disable the webhook")
+        assert page.locator("#webhook-list .badge").inner_text() == "disabled"
+    finally:
+        receiver.close()
