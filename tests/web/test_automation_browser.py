@@ -175,9 +175,19 @@ def test_build_the_pricing_follow_up_and_watch_it_run(
     row.locator("select.kind").select_option("clicked_email")
     row.locator("select[data-role=email]").select_option(str(follow_up))
     page.select_option("#add-condition-1-yes", "set_field")
-    page.fill("#f-set-field-1-field", "lead_status")
     page.fill("#f-set-field-1-value", "cold")
     assert page.locator("#steps").is_hidden()  # the JSON view stays folded
+    # Forgetting the field's name: the service's refusal is shown on that step's card,
+    # and the flow comes back as it was.
+    page.click("button:has-text('Create automation')")
+    problem = page.locator("#card-set-field-1 .step-error")
+    assert problem.inner_text().startswith("field: a field name is")
+    assert page.locator("#editor-error").inner_text().startswith("Step set-field-1: field:")
+    assert page.locator("#f-wait-1-seconds").input_value() == "1"
+    assert page.locator("#f-wait-1-seconds-unit").input_value() == "60"
+    assert page.locator("#card-condition-1 .cond-row select.kind").input_value() == "clicked_email"
+    page.screenshot(path=str(SHOTS / "automation-editor-error.png"), full_page=True)
+    page.fill("#f-set-field-1-field", "lead_status")
     page.screenshot(path=str(SHOTS / "automation-editor.png"), full_page=True)
     page.click("button:has-text('Create automation')")
     page.wait_for_url(re.compile(r"/automations/\d+$"))

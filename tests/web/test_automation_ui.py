@@ -120,10 +120,10 @@ def test_hostile_flows_answer_readable_refusals(ui: Ui) -> None:
         ('{"id": 1}', "flow: must be a list"),
         ([script], "flow[0]: must be a step with an id"),
         ([{"id": script, "type": "finish"}], "steps[0].id: 1 to 64 letters"),
-        ([{"id": "a", "type": script}], "steps[0].type: unknown step type"),
+        ([{"id": "a", "type": script}], "Step a: type: unknown step type"),
         (deep, "nested more than 20 deep"),
-        ([{"id": "w", "type": "wait", "seconds": 10**30}], "steps[0].seconds"),
-        ([{"id": "e", "type": "send_email", "email_id": "1\x00"}], "steps[0].email_id"),
+        ([{"id": "w", "type": "wait", "seconds": 10**30}], "Step w: seconds"),
+        ([{"id": "e", "type": "send_email", "email_id": "1\x00"}], "Step e: email_id"),
         ("null", "flow: must be a list"),
         ("[]", "steps: must be a list of at least one step"),
     ]
@@ -166,3 +166,25 @@ def test_steps_a_flow_cannot_draw_stay_json(ui: Ui) -> None:
         assert admin.flash(saved) == "The automation was saved."
         detail = admin.get(f"/automations/{automation_id}").text
         assert 'then → <a href="#step-w">w</a>' in detail
+
+
+def test_a_refused_condition_outlines_its_row_in_the_steps_builder(ui: Ui) -> None:
+    follow_up = make_email(ui.runtime)
+    flow = issue_flow(follow_up)
+    flow[2]["condition"] = {
+        "all": [
+            {"type": "clicked_email", "email_id": follow_up},
+            {"type": "clicked_email", "url_contains": "x" * 3000},
+        ]
+    }
+    with signed_in(ui) as admin:
+        refused = post_flow(admin, "/automations/new", flow)
+    assert refused.status_code == 422
+    data = flow_data(refused.text)
+    assert data["error_step"] == "check" and "steps[2].condition.all[1]" in data["error"]
+    holder = refused.text[refused.text.index('data-condition-of="check"') :]
+    holder = holder[: holder.index('<template id="tpl-condition">')]
+    assert holder.count('class="cond-row invalid"') == 1
+    assert 'name="condition-check"' in holder
+    # The builder shows the refused condition itself, not a blank one.
+    assert holder.count('class="cond-row') == 2

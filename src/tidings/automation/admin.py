@@ -17,6 +17,7 @@ from starlette.responses import Response
 from tidings.automation import flow as flows
 from tidings.automation import service
 from tidings.automation.admin_flow import condition_views, flow_data
+from tidings.automation.definition import STEP_ID
 from tidings.automation.models import Automation, AutomationRun, Recurrence
 from tidings.automation.step_kinds.registry import STEPS
 from tidings.automation.trigger_kinds.registry import TRIGGERS
@@ -82,6 +83,8 @@ class EditorState:
     # The steps as a flow for the flow editor (``None``: they can only be edited as JSON).
     flow: list[dict[str, Any]] | None = field(default_factory=list)
     error_step: str = ""
+    # The refusal in the editor's words (the step named by its id, not its position).
+    error_words: str = ""
 
 
 TRIGGER_FIELDS = ("email_id", "link_id", "list_id", "group_id", "form_id")
@@ -159,8 +162,9 @@ def _refused(state: EditorState, exc: Invalid) -> None:
         step = json.loads(state.steps_text)[int(found.group(1))]
     except (ValueError, IndexError, TypeError, RecursionError):
         return
-    if isinstance(step, dict) and isinstance(step.get("id"), str):
+    if isinstance(step, dict) and isinstance(step.get("id"), str) and STEP_ID.fullmatch(step["id"]):
         state.error_step = step["id"]
+        state.error_words = f"Step {step['id']}: {state.error[found.end() :].lstrip('.')}"
 
 
 def _choices(session: Session) -> dict[str, Any]:

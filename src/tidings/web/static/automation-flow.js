@@ -273,7 +273,7 @@
     li.appendChild(head);
     if (data.error_step === node.id && data.error) {
       li.classList.add("has-error");
-      li.appendChild(el("p", { class: "step-error", role: "alert", text: data.error }));
+      li.appendChild(el("p", { class: "step-error", role: "alert", text: data.error.replace(/^steps\[\d+\]\.?/, "") }));
     }
     if (kind.inputs === null || kind.inputs === undefined) {
       li.appendChild(rawKeys(node, "f-" + node.id + "-json"));
