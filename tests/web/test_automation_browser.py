@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.automation.helpers import make_email
 from tests.support.live import LiveServer
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui, sign_in
 from tidings.assembly.app import create_app
@@ -271,3 +272,47 @@ def test_build_the_pricing_follow_up_and_watch_it_run(
     page.screenshot(path=str(SHOTS / "automation-list.png"), full_page=True)
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
     context.close()
+
+
+def test_the_flow_editor_adds_moves_and_removes_steps(ui: Ui, page: Any) -> None:
+    follow_up = make_email(ui.runtime)
+    sign_in(page, ui)
+    page.goto(f"{ui.url}/automations/new")
+    page.fill("input[name=name]", "Shuffle")
+    page.select_option("#trigger_type", "email_open")
+    assert page.locator("#trigger_url_contains").is_hidden()
+    page.select_option("#add-first", "wait")
+    page.select_option("#add-after-wait-1", "log_activity")
+    page.fill("#f-log-activity-1-activity_type", "custom:opened")
+    page.select_option("#add-first", "send_email")  # above the wait
+    page.select_option("#f-send-email-1-email_id", str(follow_up))
+    page.select_option("#add-after-wait-1", "finish")
+
+    def order() -> list[str]:
+        cards = page.locator("#flow-editor > ol.flow-seq > li.flow-step")
+        return [str(card.get_attribute("data-step")) for card in cards.all()]
+
+    assert order() == ["send-email-1", "wait-1", "finish-1", "log-activity-1"]
+    assert page.locator("#add-after-finish-1").count() == 0  # nothing follows a finish
+    page.click("#card-log-activity-1 [aria-label='Move up']")
+    page.click("#card-log-activity-1 [aria-label='Move up']")
+    assert order() == ["send-email-1", "log-activity-1", "wait-1", "finish-1"]
+    page.click("#card-wait-1 [aria-label='Remove this step']")
+    assert order() == ["send-email-1", "log-activity-1", "finish-1"]
+    page.click("button:has-text('Create automation')")
+    page.wait_for_url(re.compile(r"/automations/\d+$"))
+    assert _steps(ui.runtime) == [
+        {"id": "send-email-1", "type": "send_email", "email_id": follow_up},
+        {"id": "log-activity-1", "type": "log_activity", "activity_type": "custom:opened"},
+        {"id": "finish-1", "type": "finish"},
+    ]
+
+    # The JSON view, on purpose: the flow is set aside and the JSON saved instead.
+    page.click("text=Edit")
+    page.click("#advanced summary")
+    page.click("#use-json")
+    assert page.locator("#flow-editor").is_hidden()
+    page.fill("#steps", '[{"id": "only", "type": "finish"}]')
+    page.click("button:has-text('Save')")
+    page.wait_for_url(re.compile(r"/automations/\d+$"))
+    assert _steps(ui.runtime) == [{"id": "only", "type": "finish"}]

@@ -11,7 +11,14 @@ from typing import Any
 
 import httpx
 
-from tests.automation.helpers import create, make_email
+from tests.automation.helpers import (
+    create,
+    deliver,
+    make_contact,
+    make_email,
+    make_list,
+    subscribe,
+)
 from tests.support.admin import Admin, signed_in
 from tests.web.conftest import Ui
 from tidings.automation import service
@@ -188,3 +195,32 @@ def test_a_refused_condition_outlines_its_row_in_the_steps_builder(ui: Ui) -> No
     assert 'name="condition-check"' in holder
     # The builder shows the refused condition itself, not a blank one.
     assert holder.count('class="cond-row') == 2
+
+
+def test_the_contacts_at_a_step_link_to_their_pages(ui: Ui) -> None:
+    leads = make_list(ui.runtime)
+    automation_id = create(
+        ui.runtime,
+        name="Welcome",
+        trigger={"type": "subscribed", "list_id": leads},
+        steps=[{"id": "pause", "type": "wait", "seconds": 3600}],
+    )
+    people = [make_contact(ui.runtime, f"p{n:02}@example.com") for n in range(23)]
+    for person in people:
+        subscribe(ui.runtime, leads, person)
+    deliver(ui.runtime)
+    with signed_in(ui) as admin:
+        page = admin.get(f"/automations/{automation_id}").text
+        assert "23 here now" in page
+        assert page.count('<li><a href="/contacts/') == 20
+        assert f'<a href="/contacts/{people[0]}">p00@example.com</a>' in page
+        more = re.search(
+            r'<a href="(\?step=pause#step-pause)" class="more-contacts">and 3 more', page
+        )
+        assert more
+        focused = admin.get(f"/automations/{automation_id}?step=pause").text
+        assert focused.count('<li><a href="/contacts/') == 23 and "more-contacts" not in focused
+        assert 'class="flow-step focus" id="step-pause"' in focused
+        hostile = admin.get(f"/automations/{automation_id}", params={"step": "<x>" * 10})
+        assert hostile.status_code == 200 and "<x>" not in hostile.text
+        assert admin.get(f"/automations/{automation_id}?step=" + "x" * 65).status_code == 422

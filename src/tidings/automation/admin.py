@@ -37,6 +37,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 router = admin_router("/automations")
 MAX_STEPS_TEXT = 200_000
 PER_STEP = 20
+PER_FOCUSED_STEP = 500  # the contacts at the step the page was opened on (?step=)
 FormItems = dict[str, str]
 
 
@@ -358,7 +359,7 @@ def automation_page(
                     AutomationRun.status.in_(("running", "waiting")),
                 )
                 .order_by(AutomationRun.id)
-                .limit(PER_STEP)
+                .limit(PER_FOCUSED_STEP if f.step["id"] == step else PER_STEP)
             ).all()
             standing[f.step["id"]] = [(run, contact) for run, contact in rows]
     done = session.execute(
