@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from sqlalchemy import select
 
 from tests.support.admin import signed_in
 from tests.support.live import LiveServer
+from tests.support.receiver import Receiver
 from tests.support.smtp import SmtpSink
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui, sign_in
 from tidings.assembly.app import create_app
@@ -32,29 +31,9 @@ from tidings.webhooks.models import WebhookDelivery
 SCRIPT = "<script>alert(1)</script>"
 
 
-class Receiver:
-    """An HTTP receiver that answers every POST with a 500 and a hostile body."""
-
-    def __init__(self) -> None:
-        self.got: list[bytes] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.got.append(self.rfile.read(int(self.headers["Content-Length"])))
-                self.send_response(500)
-                self.end_headers()
-                self.wfile.write(f"broken {SCRIPT}".encode())
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
+def _receiver() -> Receiver:
+    """A receiver that answers every POST with a 500 and a hostile body."""
+    return Receiver(failures=10**9, failure_body=f"broken {SCRIPT}".encode())
 
 
 @pytest.fixture
@@ -104,7 +83,7 @@ def _finished(runtime: Runtime, mailout_id: int) -> None:
 
 
 def test_add_see_the_delivery_log_disable_and_remove(hook_ui: Ui) -> None:
-    ui, receiver = hook_ui, Receiver()
+    ui, receiver = hook_ui, _receiver()
     try:
         with signed_in(ui) as admin:
             assert "No webhooks yet." in admin.get("/settings/webhooks").text
@@ -207,7 +186,7 @@ def test_hostile_input_is_refused_readably(ui: Ui) -> None:
 @pytest.mark.browser
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_the_webhooks_tab_in_a_browser(hook_ui: Ui, page: Any) -> None:
-    ui, receiver = hook_ui, Receiver()
+    ui, receiver = hook_ui, _receiver()
     shots = Path(os.environ.get("TIDINGS_TEST_SCREENSHOTS", "/tmp/tidings-screens"))
     shots.mkdir(exist_ok=True)
     try:
