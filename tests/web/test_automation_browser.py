@@ -189,12 +189,12 @@ def test_build_the_pricing_follow_up_and_watch_it_run(
     assert page.locator("#card-condition-1 .cond-row select.kind").input_value() == "clicked_email"
     page.screenshot(path=str(SHOTS / "automation-editor-error.png"), full_page=True)
     page.fill("#f-set-field-1-field", "lead_status")
-    page.screenshot(path=str(SHOTS / "automation-editor.png"), full_page=True)
     page.click("button:has-text('Create automation')")
     page.wait_for_url(re.compile(r"/automations/\d+$"))
     automation_url = page.url
     assert page.locator("#running").inner_text() == "0"
-    assert "“/pricing”" in page.locator(".flow-trigger").inner_text()
+    trigger_words = page.locator(".flow-trigger").inner_text()
+    assert "link https://example.com/pricing, URL containing “/pricing”" in trigger_words
     assert "Wait 1 minute" in page.locator("#step-wait-1").inner_text()
     assert page.locator(".branch-col.yes #step-set-field-1").count() == 1
     issue_steps: list[dict[str, Any]] = [
@@ -222,6 +222,8 @@ def test_build_the_pricing_follow_up_and_watch_it_run(
     assert page.locator("#f-wait-1-seconds").input_value() == "1"
     page.select_option("#f-wait-1-seconds-unit", "1")  # seconds
     page.fill("#f-wait-1-seconds", "2")
+    assert page.locator("#card-wait-1 .flow-counts").inner_text() == "0 entered · 0 here now"
+    page.screenshot(path=str(SHOTS / "automation-editor.png"), full_page=True)
     page.click("button:has-text('Save')")
     page.wait_for_url(re.compile(r"/automations/\d+$"))
     issue_steps[1]["seconds"] = 2

@@ -312,7 +312,8 @@ def _trigger_words(trigger: dict[str, Any], names: dict[str, Any]) -> str:
     if trigger.get("email_id"):
         words += f" “{names['emails'].get(trigger['email_id'], trigger['email_id'])}”"
     if trigger.get("link_id"):
-        words += f", link {trigger['link_id']}"
+        link = names["links"].get(trigger["link_id"], f"#{trigger['link_id']}")
+        words += f", link {link}"
     if trigger.get("url_contains"):
         words += f", URL containing “{trigger['url_contains']}”"
     if trigger.get("list_id"):
@@ -340,6 +341,11 @@ def automation_page(
     figures = service.figures(session=session, automation=automation)
     names = {
         "emails": dict(session.execute(select(Email.id, Email.name)).all()),
+        "links": dict(
+            session.execute(
+                select(Link.id, Link.url).where(Link.id == automation.trigger.get("link_id"))
+            ).all()
+        ),
         "lists": dict(session.execute(select(RecipientList.id, RecipientList.name)).all()),
         "groups": dict(session.execute(select(ContactGroup.id, ContactGroup.name)).all()),
         "conditions": load_names(

@@ -25,7 +25,7 @@ STEP_PATH = re.compile(r"steps\[(\d+)\]\.?")
 # without an entry gets a JSON box for its keys.
 STEP_INPUTS: dict[str, list[dict[str, str]]] = {
     "send_email": [{"key": "email_id", "input": "email", "label": "Email to send"}],
-    "wait": [{"key": "seconds", "input": "duration", "label": "Wait"}],
+    "wait": [{"key": "seconds", "input": "duration", "label": "Wait for"}],
     "condition": [{"key": "condition", "input": "condition", "label": "If the contact"}],
     "set_field": [
         {"key": "field", "input": "text", "label": "Field", "placeholder": "lead_status"},
