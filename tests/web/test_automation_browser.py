@@ -96,6 +96,12 @@ def _seed(runtime: Runtime) -> tuple[int, int, int]:
         return ann.id, newsletter.id, follow_up.id
 
 
+def _add(page: Any, where: str, kind: str) -> None:
+    """Add a step of ``kind`` at an "Add a step" place of the flow."""
+    page.select_option(where, kind)
+    page.click(f"{where}-go")
+
+
 def _link_id(runtime: Runtime, email_id: int) -> int:
     with runtime.session() as session:
         found = session.scalars(select(Link.id).where(Link.email_id == email_id)).one()
@@ -163,19 +169,19 @@ def test_build_the_pricing_follow_up_and_watch_it_run(
     page.select_option("#trigger_link_id", str(pricing))
     page.fill("#trigger_url_contains", "/pricing")
 
-    page.select_option("#add-first", "send_email")
+    _add(page, "#add-first", "send_email")
     page.select_option("#f-send-email-1-email_id", str(follow_up))
-    page.select_option("#add-after-send-email-1", "wait")
+    _add(page, "#add-after-send-email-1", "wait")
     page.fill("#f-wait-1-seconds", "1")
     page.select_option("#f-wait-1-seconds-unit", "60")  # minutes
-    page.select_option("#add-after-wait-1", "condition")
+    _add(page, "#add-after-wait-1", "condition")
     check = page.locator("#card-condition-1")
     check.locator(".group-add [data-action=add-condition]").first.click()
     row = check.locator(".cond-row").first
     row.locator("input[type=checkbox][name$='.not']").check()
     row.locator("select.kind").select_option("clicked_email")
     row.locator("select[data-role=email]").select_option(str(follow_up))
-    page.select_option("#add-condition-1-yes", "set_field")
+    _add(page, "#add-condition-1-yes", "set_field")
     page.fill("#f-set-field-1-value", "cold")
     assert page.locator("#steps").is_hidden()  # the JSON view stays folded
     # Forgetting the field's name: the service's refusal is shown on that step's card,
@@ -283,12 +289,12 @@ def test_the_flow_editor_adds_moves_and_removes_steps(ui: Ui, page: Any) -> None
     page.fill("input[name=name]", "Shuffle")
     page.select_option("#trigger_type", "email_open")
     assert page.locator("#trigger_url_contains").is_hidden()
-    page.select_option("#add-first", "wait")
-    page.select_option("#add-after-wait-1", "log_activity")
+    _add(page, "#add-first", "wait")
+    _add(page, "#add-after-wait-1", "log_activity")
     page.fill("#f-log-activity-1-activity_type", "custom:opened")
-    page.select_option("#add-first", "send_email")  # above the wait
+    _add(page, "#add-first", "send_email")  # above the wait
     page.select_option("#f-send-email-1-email_id", str(follow_up))
-    page.select_option("#add-after-wait-1", "finish")
+    _add(page, "#add-after-wait-1", "finish")
 
     def order() -> list[str]:
         cards = page.locator("#flow-editor > ol.flow-seq > li.flow-step")
@@ -296,6 +302,9 @@ def test_the_flow_editor_adds_moves_and_removes_steps(ui: Ui, page: Any) -> None
 
     assert order() == ["send-email-1", "wait-1", "finish-1", "log-activity-1"]
     assert page.locator("#add-after-finish-1").count() == 0  # nothing follows a finish
+    page.focus("#add-first")
+    page.keyboard.press("ArrowDown")  # choosing with the keyboard adds nothing yet
+    assert order() == ["send-email-1", "wait-1", "finish-1", "log-activity-1"]
     page.click("#card-log-activity-1 [aria-label='Move up']")
     page.click("#card-log-activity-1 [aria-label='Move up']")
     assert order() == ["send-email-1", "log-activity-1", "wait-1", "finish-1"]

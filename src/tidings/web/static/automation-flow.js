@@ -114,19 +114,23 @@
     return node;
   }
 
+  // "Add a step" at a place of a flow: choose the type, then Add (a select that acted
+  // on its own change would add a step for each arrow key pressed on it).
   function adder(list, at, id, label) {
     var select = el("select", { id: id, class: "add-step", "aria-label": label });
-    select.appendChild(el("option", { value: "", text: "+ " + label }));
+    select.appendChild(el("option", { value: "", text: "+ " + label + "…" }));
     data.kinds.forEach(function (kind) {
       select.appendChild(el("option", { value: kind.name, text: kind.label }));
     });
-    select.addEventListener("change", function () {
+    var button = el("button", { type: "button", id: id + "-go", class: "small add-go", text: "Add", hidden: true });
+    select.addEventListener("change", function () { button.hidden = !select.value; });
+    button.addEventListener("click", function () {
       if (!select.value) { return; }
       var node = newNode(select.value);
       list.splice(at, 0, node);
       render(node.id);
     });
-    return el("li", { class: "flow-add" }, [select]);
+    return el("li", { class: "flow-add" }, [select, button]);
   }
 
   function options(select, items, value, empty, missing) {
