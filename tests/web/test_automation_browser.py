@@ -279,6 +279,14 @@ def test_build_the_pricing_follow_up_and_watch_it_run(
     page.goto(f"{ui.url}/automations")
     page.screenshot(path=str(SHOTS / "automation-list.png"), full_page=True)
     assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
+
+    # On a phone the branches stack and nothing runs off the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"{automation_url}/edit", automation_url):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto(f"{automation_url}/edit")
+    page.screenshot(path=str(SHOTS / "automation-editor-phone.png"), full_page=True)
     context.close()
 
 
