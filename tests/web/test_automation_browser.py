@@ -318,6 +318,9 @@ def test_the_flow_editor_adds_moves_and_removes_steps(ui: Ui, page: Any) -> None
     assert order() == ["send-email-1", "log-activity-1", "wait-1", "finish-1"]
     page.click("#card-wait-1 [aria-label='Remove this step']")
     assert order() == ["send-email-1", "log-activity-1", "finish-1"]
+    _add(page, "#add-after-send-email-1", "wait")  # a new wait gets an id of its own
+    assert order() == ["send-email-1", "wait-2", "log-activity-1", "finish-1"]
+    page.click("#card-wait-2 [aria-label='Remove this step']")
     page.click("button:has-text('Create automation')")
     page.wait_for_url(re.compile(r"/automations/\d+$"))
     assert _steps(ui.runtime) == [

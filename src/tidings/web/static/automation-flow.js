@@ -99,10 +99,14 @@
     return out;
   }
 
+  // A new step's id: never one used on this page before, so a removed step's id (and
+  // the contacts waiting at it) never passes to a new step.
+  var usedIds = {};
   function freshId(type) {
-    var taken = allIds(data.flow, {});
+    allIds(data.flow, usedIds);
     var base = type.replace(/_/g, "-"), n = 1;
-    while (taken[base + "-" + n]) { n += 1; }
+    while (usedIds[base + "-" + n]) { n += 1; }
+    usedIds[base + "-" + n] = true;
     return base + "-" + n;
   }
 
@@ -269,6 +273,7 @@
       tool("✕", "Remove this step", function () {
         var inside = (node.yes || []).length + (node.no || []).length;
         if (inside && !window.confirm("Remove this condition and the " + inside + " steps in its branches?")) { return; }
+        Object.keys(allIds([node], {})).forEach(function (id) { delete builders[id]; });
         list.splice(index, 1);
         render(null);
       }),
