@@ -258,6 +258,13 @@ def create_webhook(c: TestClient, ids: Ids) -> None:
     assert _ok(c.get(f"/api/v1/webhooks/{created['id']}"), 200)["url"] == body["url"]
 
 
+def patch_webhook(c: TestClient, ids: Ids) -> None:
+    path = f"/api/v1/webhooks/{ids['webhook']}"
+    assert _ok(c.patch(path, json={"enabled": False}), 200)["enabled"] is False
+    assert c.patch(path, json={"enabled": "no"}).status_code == 422
+    assert _ok(c.get(path), 200)["enabled"] is False
+
+
 def delete_webhook(c: TestClient, ids: Ids) -> None:
     _ok(c.delete(f"/api/v1/webhooks/{ids['webhook']}"), 204)
     assert c.get(f"/api/v1/webhooks/{ids['webhook']}").status_code == 404
@@ -365,6 +372,7 @@ WRITES: list[tuple[str, str, Call]] = [
     ("DELETE", "/api/v1/automations/{automation_id}", delete_automation),
     ("DELETE", "/api/v1/contact-groups/{group_id}", delete_group),
     ("POST", "/api/v1/webhooks", create_webhook),
+    ("PATCH", "/api/v1/webhooks/{webhook_id}", patch_webhook),
     ("DELETE", "/api/v1/webhooks/{webhook_id}", delete_webhook),
     ("POST", "/api/v1/sites", create_site),
     ("PATCH", "/api/v1/sites/{site_id}", patch_site),

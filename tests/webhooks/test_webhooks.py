@@ -5,15 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support.receiver import Receiver
 from tidings.assembly.app import create_app
 from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
@@ -21,34 +20,6 @@ from tidings.events import EventType, drain, publish
 from tidings.runtime import Runtime
 from tidings.webhooks import sender
 from tidings.webhooks.models import WebhookDelivery
-
-
-class Receiver:
-    """An HTTP server that answers 500 ``failures`` times, then 200."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.got: list[tuple[dict[str, str], bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.got.append((dict(self.headers), body))
-                code = 500 if len(outer.got) <= outer.failures else 200
-                self.send_response(code)
-                self.end_headers()
-                self.wfile.write(b"<b>nope</b>" if code == 500 else b"ok")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 @pytest.fixture

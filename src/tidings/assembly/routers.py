@@ -42,6 +42,7 @@ from tidings.sending import api as sending_api
 from tidings.stats import api as stats_api
 from tidings.web import basics
 from tidings.web.kinds import RouterKind
+from tidings.webhooks import admin as webhooks_admin
 from tidings.webhooks import api as webhooks_api
 
 ADMIN, API, PUBLIC = RouterKind.ADMIN, RouterKind.API, RouterKind.PUBLIC
@@ -79,6 +80,7 @@ ROUTERS: tuple[Routes, ...] = (
     Routes("bounces", ADMIN, bounces_admin.router),  # /suppressions
     Routes("sending", ADMIN, sending_admin.router),  # mailout controls, test sends, senders
     Routes("personalization", ADMIN, sites_admin.router),  # /sites
+    Routes("webhooks", ADMIN, webhooks_admin.router),  # /settings/webhooks
     # REST API under /api/v1.
     Routes("contacts", API, contacts_api.router),
     Routes("activities", API, activities_api.timeline_router),  # a contact's timeline
@@ -106,4 +108,5 @@ TEMPLATE_DIRS: tuple[Path, ...] = (
     screens.TEMPLATES,
     automation_admin.TEMPLATES,
     forms_public.TEMPLATES,
+    webhooks_admin.TEMPLATES,
 )

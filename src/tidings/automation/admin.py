@@ -4,6 +4,7 @@ vertical flow with per-step counts and the contacts at each step, enable/disable
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from tidings.automation import flow as flows
 from tidings.automation import service
+from tidings.automation.admin_flow import condition_views, flow_data
+from tidings.automation.definition import STEP_ID
 from tidings.automation.models import Automation, AutomationRun, Recurrence
 from tidings.automation.step_kinds.registry import STEPS
 from tidings.automation.trigger_kinds.registry import TRIGGERS
@@ -21,6 +25,8 @@ from tidings.contacts.admin import register_panel
 from tidings.contacts.models import Contact
 from tidings.emails.models import Email, Link
 from tidings.errors import Invalid
+from tidings.groups.admin_builder import condition_builder
+from tidings.groups.admin_words import describe, load_names, plain
 from tidings.groups.models import ContactGroup
 from tidings.lists.models import RecipientList
 from tidings.values import Id, parse_id
@@ -31,6 +37,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 router = admin_router("/automations")
 MAX_STEPS_TEXT = 200_000
 PER_STEP = 20
+PER_FOCUSED_STEP = 500  # the contacts at the step the page was opened on (?step=)
 FormItems = dict[str, str]
 
 
@@ -74,6 +81,11 @@ class EditorState:
     trigger: dict[str, Any] = field(default_factory=lambda: {"type": "email_click"})
     steps_text: str = "[]"
     error: str = ""
+    # The steps as a flow for the flow editor (``None``: they can only be edited as JSON).
+    flow: list[dict[str, Any]] | None = field(default_factory=list)
+    error_step: str = ""
+    # The refusal in the editor's words (the step named by its id, not its position).
+    error_words: str = ""
 
 
 TRIGGER_FIELDS = ("email_id", "link_id", "list_id", "group_id", "form_id")
@@ -105,11 +117,55 @@ def _read(items: FormItems) -> tuple[EditorState, Any]:
         trigger=trigger,
         steps_text=items.get("steps", ""),
     )
-    try:
-        steps = json.loads(state.steps_text or "[]")
-    except (ValueError, RecursionError) as exc:
-        raise Invalid(f"steps: not valid JSON ({exc})") from None
+    if items.get("mode") == "flow":
+        drawn = _json(items.get("flow", ""), "flow")
+        steps = flows.to_steps(drawn)
+        state.flow = drawn
+        state.steps_text = json.dumps(steps, indent=2, ensure_ascii=False)
+        return state, steps
+    steps = _json(state.steps_text, "steps")
+    state.flow = flows.to_flow(steps)
     return state, steps
+
+
+def _json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text or "[]")
+    except (ValueError, RecursionError) as exc:
+        raise Invalid(f"{what}: not valid JSON ({exc})") from None
+
+
+def _posted(items: FormItems) -> EditorState:
+    """What was posted, to show again when even reading it fails."""
+    state = EditorState(name=items.get("name", ""), steps_text=items.get("steps", ""), flow=None)
+    try:
+        if items.get("mode") == "flow":
+            drawn = _json(items.get("flow", ""), "flow")
+            flows.to_steps(drawn)
+            state.flow = drawn
+        else:
+            state.flow = flows.to_flow(_json(state.steps_text, "steps"))
+    except Invalid:
+        pass
+    return state
+
+
+STEP_PATH = re.compile(r"steps\[(\d+)\]")
+
+
+def _refused(state: EditorState, exc: Invalid) -> None:
+    """Keep the message, and the id of the step it is about (shown next to that step)."""
+    state.error = str(exc.detail)
+    found = STEP_PATH.match(state.error)
+    if found is None:
+        return
+    try:
+        step = json.loads(state.steps_text)[int(found.group(1))]
+    except (ValueError, IndexError, TypeError, RecursionError):
+        return
+    if isinstance(step, dict) and isinstance(step.get("id"), str) and STEP_ID.fullmatch(step["id"]):
+        state.error_step = step["id"]
+        state.error_words = f"Step {step['id']}: {state.error[found.end() :].lstrip('.')}"
 
 
 def _choices(session: Session) -> dict[str, Any]:
@@ -141,8 +197,11 @@ def _choices(session: Session) -> dict[str, Any]:
 def _editor(
     request: Request, session: Session, state: EditorState, automation: Automation | None
 ) -> Response:
-    context = {"section": "automations", "automation": automation, "state": state}
+    context: dict[str, Any] = {"section": "automations", "automation": automation, "state": state}
     context |= _choices(session)
+    context["flow_data"] = flow_data(session, state.flow, state.error_step, state.error, automation)
+    context["condition_views"] = condition_views(session, state.flow, state.error_step, state.error)
+    context["blank_condition"] = condition_builder(session, {"all": []})
     return page(request, "automation/editor.html", context, status_code=422 if state.error else 200)
 
 
@@ -155,7 +214,7 @@ def new_automation(request: Request, session: SessionDep) -> Response:
 @router.post("/new")
 def create_automation(request: Request, session: SessionDep, items: FormDep) -> Response:
     """Create the automation from the form."""
-    state = EditorState(name=items.get("name", ""), steps_text=items.get("steps", ""))
+    state = _posted(items)
     try:
         state, steps = _read(items)
         automation = service.create(
@@ -168,7 +227,7 @@ def create_automation(request: Request, session: SessionDep, items: FormDep) -> 
         )
     except Invalid as exc:
         session.rollback()
-        state.error = str(exc.detail)
+        _refused(state, exc)
         return _editor(request, session, state, None)
     flash(request, "The automation was created.")
     return redirect(f"/automations/{automation.id}")
@@ -184,6 +243,7 @@ def edit_automation(request: Request, session: SessionDep, automation_id: Id) ->
         enabled=automation.enabled,
         trigger=dict(automation.trigger),
         steps_text=json.dumps(automation.steps, indent=2, ensure_ascii=False),
+        flow=flows.to_flow(automation.steps),
     )
     return _editor(request, session, state, automation)
 
@@ -194,7 +254,7 @@ def save_automation(
 ) -> Response:
     """Save the changed definition."""
     automation = service.get(session=session, automation_id=automation_id)
-    state = EditorState(name=items.get("name", ""), steps_text=items.get("steps", ""))
+    state = _posted(items)
     try:
         state, steps = _read(items)
         service.update(
@@ -208,7 +268,7 @@ def save_automation(
         )
     except Invalid as exc:
         session.rollback()
-        state.error = str(exc.detail)
+        _refused(state, exc)
         return _editor(request, session, state, automation)
     flash(request, "The automation was saved.")
     return redirect(f"/automations/{automation.id}")
@@ -226,7 +286,7 @@ def _step_words(step: dict[str, Any], names: dict[str, Any]) -> str:
             return f"Wait {_duration(int(step['seconds']))}"
         return f"Wait until {step['until']} UTC"
     if kind == "condition":
-        return "If the contact matches the condition"
+        return f"If the contact matches: {plain(describe(step['condition'], names['conditions']))}"
     if kind == "set_field":
         return f"Set {step['field']} to {json.dumps(step['value'], ensure_ascii=False)}"
     if kind in ("add_to_list", "remove_from_list"):
@@ -252,7 +312,8 @@ def _trigger_words(trigger: dict[str, Any], names: dict[str, Any]) -> str:
     if trigger.get("email_id"):
         words += f" “{names['emails'].get(trigger['email_id'], trigger['email_id'])}”"
     if trigger.get("link_id"):
-        words += f", link {trigger['link_id']}"
+        link = names["links"].get(trigger["link_id"], f"#{trigger['link_id']}")
+        words += f", link {link}"
     if trigger.get("url_contains"):
         words += f", URL containing “{trigger['url_contains']}”"
     if trigger.get("list_id"):
@@ -280,8 +341,17 @@ def automation_page(
     figures = service.figures(session=session, automation=automation)
     names = {
         "emails": dict(session.execute(select(Email.id, Email.name)).all()),
+        "links": dict(
+            session.execute(
+                select(Link.id, Link.url).where(Link.id == automation.trigger.get("link_id"))
+            ).all()
+        ),
         "lists": dict(session.execute(select(RecipientList.id, RecipientList.name)).all()),
         "groups": dict(session.execute(select(ContactGroup.id, ContactGroup.name)).all()),
+        "conditions": load_names(
+            session,
+            [dict(s["condition"]) for s in automation.steps if s["type"] == "condition"],
+        ),
     }
     standing: dict[str, list[tuple[AutomationRun, Contact]]] = {}
     for f in figures.steps:
@@ -295,7 +365,7 @@ def automation_page(
                     AutomationRun.status.in_(("running", "waiting")),
                 )
                 .order_by(AutomationRun.id)
-                .limit(PER_STEP)
+                .limit(PER_FOCUSED_STEP if f.step["id"] == step else PER_STEP)
             ).all()
             standing[f.step["id"]] = [(run, contact) for run, contact in rows]
     done = session.execute(
@@ -308,14 +378,17 @@ def automation_page(
         .order_by(AutomationRun.since.desc())
         .limit(PER_STEP)
     ).all()
+    steps: list[dict[str, Any]] = [
+        {"figures": f, "words": _step_words(dict(f.step), names), "step": f.step}
+        for f in figures.steps
+    ]
     context = {
         "section": "automations",
         "automation": automation,
         "figures": figures,
-        "steps": [
-            {"figures": f, "words": _step_words(dict(f.step), names), "step": f.step}
-            for f in figures.steps
-        ],
+        "steps": steps,
+        "by_id": {item["step"]["id"]: item for item in steps},
+        "drawn": flows.to_flow(automation.steps),
         "trigger_words": _trigger_words(automation.trigger, names),
         "standing": standing,
         "done": [(run, contact) for run, contact in done],

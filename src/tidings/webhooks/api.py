@@ -15,6 +15,7 @@ from tidings.webhooks.schemas import (
     WebhookIn,
     WebhookList,
     WebhookOut,
+    WebhookPatch,
 )
 
 router = APIRouter(
@@ -44,6 +45,13 @@ def list_webhooks(session: SessionDep) -> WebhookList:
 def get_webhook(webhook_id: Id, session: SessionDep) -> WebhookOut:
     """One webhook."""
     return WebhookOut.of(service.get(session=session, webhook_id=webhook_id))
+
+
+@router.patch("/{webhook_id}", responses=responses(404) | BODY_RESPONSES)
+def patch_webhook(webhook_id: Id, body: WebhookPatch, session: SessionDep) -> WebhookOut:
+    """Enable or disable a webhook."""
+    hook = service.set_enabled(session=session, webhook_id=webhook_id, enabled=body.enabled)
+    return WebhookOut.of(hook)
 
 
 @router.delete("/{webhook_id}", status_code=204, response_class=Response, responses=responses(404))

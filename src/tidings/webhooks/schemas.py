@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tidings.values import Text, Timestamp
 from tidings.webhooks.models import Webhook, WebhookDelivery
@@ -36,12 +36,27 @@ class WebhookOut(BaseModel):
     id: int
     url: str
     events: list[str]
+    enabled: StrictBool
     created_at: Timestamp
 
     @classmethod
     def of(cls, hook: Webhook) -> WebhookOut:
         """The read model of a stored webhook."""
-        return cls(id=hook.id, url=hook.url, events=hook.events, created_at=hook.created_at)
+        return cls(
+            id=hook.id,
+            url=hook.url,
+            events=hook.events,
+            enabled=hook.enabled,
+            created_at=hook.created_at,
+        )
+
+
+class WebhookPatch(BaseModel):
+    """What can change on a webhook."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool
 
 
 class WebhookList(BaseModel):
@@ -59,6 +74,7 @@ class DeliveryOut(BaseModel):
     status_code: int | None
     attempts: int
     next_attempt_at: Timestamp | None
+    last_attempt_at: Timestamp | None
     last_answer: str | None
 
     @classmethod
@@ -71,6 +87,7 @@ class DeliveryOut(BaseModel):
             status_code=row.status_code,
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at,
+            last_attempt_at=row.last_attempt_at,
             last_answer=row.last_answer,
         )
 

@@ -170,10 +170,15 @@ def _claim(runtime: Runtime) -> list[Any]:
     with runtime.session() as session:
         statement = (
             select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+            .where(
+                WebhookDelivery.status == "pending",
+                WebhookDelivery.next_attempt_at <= now,
+                Webhook.enabled.is_(True),
+            )
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(SWEEP_LIMIT)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=WebhookDelivery)
         )
         rows = list(session.scalars(statement))
         out = []
@@ -205,6 +210,7 @@ def _record(
         if delivery is None or delivery.status != "pending":
             return
         delivery.attempts = attempts
+        delivery.last_attempt_at = now
         delivery.status_code = answer.status_code
         delivery.last_answer = answer.text
         if answer.ok:

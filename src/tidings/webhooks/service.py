@@ -68,6 +68,16 @@ def all_webhooks(*, session: Session) -> list[Webhook]:
     return list(session.scalars(select(Webhook).order_by(Webhook.id)))
 
 
+def set_enabled(*, session: Session, webhook_id: int, enabled: bool) -> Webhook:
+    """Enable or disable: a disabled webhook gets no deliveries for new events, and
+    its pending ones wait (they go out when it is enabled again, within their retry
+    window)."""
+    hook = get(session=session, webhook_id=webhook_id)
+    hook.enabled = bool(enabled)
+    session.flush()
+    return hook
+
+
 def delete(*, session: Session, webhook_id: int) -> None:
     """Remove the webhook and its delivery log."""
     session.delete(get(session=session, webhook_id=webhook_id))
@@ -101,7 +111,7 @@ def handle(session: Session, events: Sequence[Event]) -> None:
     """Queue one delivery per (webhook, event); on ``contact.erased`` scrub what is
     queued about the person."""
     erased = [e.data["contact_id"] for e in events if e.type is EventType.CONTACT_ERASED]
-    hooks = all_webhooks(session=session)
+    hooks = [hook for hook in all_webhooks(session=session) if hook.enabled]
     now = utcnow()
     rows = []
     for event in events:
