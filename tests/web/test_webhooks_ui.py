@@ -20,9 +20,9 @@ from tests.support.receiver import Receiver
 from tests.support.smtp import SmtpSink
 from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui, sign_in
 from tidings.assembly.app import create_app
+from tidings.assembly.bootstrap import ensure_defaults
 from tidings.auth.service import create_user
 from tidings.config import Settings
-from tidings.db.bootstrap import ensure_defaults
 from tidings.events import EventType, publish
 from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime
