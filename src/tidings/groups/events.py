@@ -6,7 +6,7 @@ gathers the contacts of the whole batch and re-evaluates their groups in the
 dispatcher's transaction, which also moves its cursor. More contacts than
 ``BULK_THRESHOLD`` in one batch (an import) rebuild every group instead. Every
 membership an incremental update changes is published as ``group.joined`` or
-``group.left``; a full rebuild publishes none (it does not list who moved).
+``group.left``, and so is every change of a full rebuild (``membership.rebuild``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.conditions.facts import chunked
-from tidings.events import Event, EventType, Subscriber, publish_many
+from tidings.events import Event, EventType, Subscriber
 from tidings.groups import membership
 from tidings.groups.models import ContactGroup
 
@@ -64,16 +64,7 @@ def handle(session: Session, events: Sequence[Event]) -> None:
     changes: list[membership.MembershipChange] = []
     for chunk in chunked(ids, UPDATE_CHUNK):
         changes += membership.update_contacts(session, chunk)
-    publish_many(
-        session,
-        [
-            (
-                EventType.GROUP_JOINED if change.joined else EventType.GROUP_LEFT,
-                {"contact_id": change.contact_id, "group_id": change.group_id},
-            )
-            for change in changes
-        ],
-    )
+    membership.publish_changes(session, changes)
 
 
 SUBSCRIBER = Subscriber(name="groups", types=TYPES, handle=handle, batch_size=BULK_THRESHOLD + 1)
