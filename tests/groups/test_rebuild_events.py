@@ -111,3 +111,21 @@ def test_rebuilding_one_group_publishes_its_moves_and_its_dependents(runtime: Ru
         (EventType.GROUP_LEFT.value, group_id, a),
         (EventType.GROUP_JOINED.value, group_id, b),
     }
+
+
+def test_the_update_job_publishes_its_moves(runtime: Runtime) -> None:
+    import tidings.groups.jobs  # noqa: F401 - registers the groups' jobs
+
+    moves = Moves()
+    with runtime.session() as session:
+        w = World(session)
+        listed = w.recipient_list()
+        a = w.contact()
+        group, _ = service.create(
+            session=session, name="g", condition={"type": "in_list", "list_id": listed}
+        )
+        group_id = group.id
+        w.subscribe(listed, a)  # no event: only a job run for `a` finds it
+    assert moves.take(runtime) == set()
+    registry.run(runtime, "groups.update_contacts", {"contact_ids": [a]})
+    assert moves.take(runtime) == {(EventType.GROUP_JOINED.value, group_id, a)}

@@ -10,15 +10,16 @@ transaction. SQLite has one writer at a time, so its ids are in commit order any
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, event, insert, text
+from sqlalchemy import delete, event, text
 from sqlalchemy.orm import Session
 
-from tidings.db.base import utcnow
+from tidings.db.base import driver_time, utcnow
 from tidings.events.models import OutboxEvent
 from tidings.events.types import EventType, JsonValue
 
@@ -61,9 +62,14 @@ def publish_many(
 
 def json_safe(data: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     """A plain copy of ``data``; a value JSON cannot carry as it is fails at once."""
+    if all(type(k) is str and type(v) in _PLAIN for k, v in data.items()):
+        return dict(data)  # the usual case (ids and names), without the walk below
     copied = _copy(dict(data), "data")
     assert isinstance(copied, dict)
     return copied
+
+
+_PLAIN = frozenset({int, str, bool, float, type(None)})
 
 
 def _copy(value: Any, path: str) -> JsonValue:
@@ -81,9 +87,19 @@ def _copy(value: Any, path: str) -> JsonValue:
     raise TypeError(f"{path}: {type(value).__name__} is not JSON-safe")
 
 
-def outbox_rows(rows: Iterable[_Row]) -> list[dict[str, Any]]:
-    """Parameters of an insert into the outbox."""
-    return [{"type": str(kind), "occurred_at": at, "data": data} for kind, at, data in rows]
+# The outbox insert in the driver's own terms, JSON and times prepared here: a rebuild
+# that moves 100,000 contacts publishes as many events, and SQLAlchemy's per-row type
+# processing made that cost seconds inside the transaction. SQLite: one executemany;
+# PostgreSQL: one statement whatever the number of rows, the columns as three arrays.
+_TABLE = OutboxEvent.__tablename__
+_INSERT_SQLITE = f"INSERT INTO {_TABLE} (type, occurred_at, data) VALUES (?, ?, ?)"  # noqa: S608
+_INSERT_PG = (
+    f"INSERT INTO {_TABLE} (type, occurred_at, data) "  # noqa: S608
+    "SELECT t, o, CAST(d AS JSON) FROM unnest(CAST(%s AS TEXT[]), "
+    "CAST(%s AS TIMESTAMPTZ[]), CAST(%s AS TEXT[])) WITH ORDINALITY AS r (t, o, d, n) "
+    "ORDER BY n"
+)
+_dumps = json.JSONEncoder().encode  # what json.dumps does with its defaults
 
 
 def insert_now(session: Session, rows: list[_Row]) -> None:
@@ -91,9 +107,18 @@ def insert_now(session: Session, rows: list[_Row]) -> None:
     outbox lock on PostgreSQL (held until the transaction ends)."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    kinds = [str(kind) for kind, _, _ in rows]
+    bodies = [_dumps(data) for _, _, data in rows]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
         session.execute(text(LOCK_OUTBOX))
-    session.execute(insert(OutboxEvent), outbox_rows(rows))
+        connection.exec_driver_sql(_INSERT_PG, (kinds, [at for _, at, _ in rows], bodies))
+    else:
+        known: dict[datetime, datetime | str] = {}  # a transaction's rows share a few times
+        times = [
+            known.get(at) or known.setdefault(at, driver_time("sqlite", at)) for _, at, _ in rows
+        ]
+        connection.exec_driver_sql(_INSERT_SQLITE, list(zip(kinds, times, bodies, strict=True)))
     session.info[PUBLISHED_KEY] = True
 
 
