@@ -6,16 +6,12 @@ the intact token records an automated click (B5, B7)."""
 from __future__ import annotations
 
 import string
-from collections.abc import Iterator
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from starlette.types import ASGIApp
 
 from tests.support import world
-from tidings.assembly.app import asgi_entry, create_app
 from tidings.emails import service as emails
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
@@ -28,17 +24,6 @@ from tidings.web.security import HEADERS
 SECURITY = [name.decode() for name, _ in HEADERS]
 BROWSER = {"Accept": "text/html,application/xhtml+xml", "User-Agent": "Mozilla/5.0 Firefox/140.0"}
 B64URL = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
-
-
-@pytest.fixture(params=["fast", "plain"])
-def client(request: pytest.FixtureRequest, runtime: Runtime) -> Iterator[TestClient]:
-    """The app as ``tidings serve`` runs it (``asgi_entry``) or as built."""
-    threaded = Runtime(runtime.settings.model_copy(update={"tracking_writer": "thread"}))
-    app = create_app(threaded)
-    target: ASGIApp = asgi_entry(app) if request.param == "fast" else app
-    with TestClient(target, raise_server_exceptions=False) as test_client:
-        yield test_client
-    threaded.close()
 
 
 def _honeypot(runtime: Runtime) -> tuple[str, str, str]:
