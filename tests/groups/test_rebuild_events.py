@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from tests.conditions.world import World
+from tidings.contacts.models import Contact
 from tidings.events import Event, EventType, Subscriber, drain
+from tidings.events.models import OutboxEvent
+from tidings.groups import events as group_events
 from tidings.groups import membership, service
 from tidings.jobs import registry
 from tidings.lists.models import Subscription
+from tidings.privacy.erasure import erase_contact
 from tidings.runtime import Runtime
 
 MOVES = frozenset({EventType.GROUP_JOINED, EventType.GROUP_LEFT})
@@ -32,7 +36,8 @@ class Moves:
             self.got.append((str(event.type), group, contact))
 
     def take(self, runtime: Runtime) -> set[tuple[str, int, int]]:
-        drain(runtime, [self.subscriber])
+        # The groups' hand-out of rebuild moves, then this subscriber.
+        drain(runtime, [group_events.MOVES_SUBSCRIBER, self.subscriber])
         got, self.got = set(self.got), []
         return got
 
@@ -129,3 +134,29 @@ def test_the_update_job_publishes_its_moves(runtime: Runtime) -> None:
     assert moves.take(runtime) == set()
     registry.run(runtime, "groups.update_contacts", {"contact_ids": [a]})
     assert moves.take(runtime) == {(EventType.GROUP_JOINED.value, group_id, a)}
+
+
+def test_a_large_rebuild_writes_few_outbox_rows_and_hands_out_every_move(
+    runtime: Runtime,
+) -> None:
+    moves = Moves()
+    with runtime.session() as session:
+        session.execute(
+            insert(Contact), [{"email": f"m{n}@example.test", "fields": {}} for n in range(2500)]
+        )
+        erased = session.scalars(select(Contact.id).order_by(Contact.id)).first()
+        top = session.scalar(select(func.max(OutboxEvent.id))) or 0
+        group, result = service.create(session=session, name="all", condition={"all": []})
+        assert result.added == 2500
+        group_id = group.id
+    with runtime.session() as session:
+        rows = session.scalars(select(OutboxEvent.type).where(OutboxEvent.id > top)).all()
+        assert rows == ["group.moves"] * 3  # 1,000 contacts an event
+        # Erased after the rebuild, before the hand-out: left out.
+        assert erased is not None
+        erase_contact(session=session, contact_id=erased)
+    got = moves.take(runtime)
+    assert len(got) == 2499
+    assert {kind for kind, _, _ in got} == {EventType.GROUP_JOINED.value}
+    assert {group for _, group, _ in got} == {group_id}
+    assert erased not in {contact for _, _, contact in got}

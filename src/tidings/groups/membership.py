@@ -173,11 +173,7 @@ def rebuild(
         joined, left, count = _diff_through_temp_table(session, group.id, query, now)
     group.last_rebuilt_at = now
     session.flush()
-    publish_changes(
-        session,
-        [MembershipChange(group.id, cid, False) for cid in sorted(left)]
-        + [MembershipChange(group.id, cid, True) for cid in sorted(joined)],
-    )
+    publish_moves(session, group.id, joined=sorted(joined), left=sorted(left))
     return RebuildResult(
         group_id=group.id,
         added=len(joined),
@@ -205,6 +201,26 @@ def publish_changes(session: Session, changes: Sequence[MembershipChange]) -> No
 
 def _change_data(change: MembershipChange) -> dict[str, JsonValue]:
     return {"contact_id": change.contact_id, "group_id": change.group_id}
+
+
+# Contact ids per ``group.moves`` event of a full rebuild.
+MOVES_PER_EVENT = 1000
+
+
+def publish_moves(
+    session: Session, group_id: int, *, joined: Sequence[int], left: Sequence[int]
+) -> None:
+    """Publish a full rebuild's moves as ``group.moves`` events of up to
+    ``MOVES_PER_EVENT`` ids, in the rebuild's transaction: a rebuild that moves half a
+    million contacts writes a few hundred outbox rows, not half a million, and holds
+    the outbox lock (PostgreSQL) only for those. The ``groups.moves`` subscriber hands
+    them out as ``group.joined`` / ``group.left`` after the commit, a batch at a time."""
+    events: list[tuple[EventType, dict[str, JsonValue]]] = []
+    for kind, ids in (("left", left), ("joined", joined)):
+        for chunk in chunked(ids, MOVES_PER_EVENT):
+            moved: list[JsonValue] = list(chunk)
+            events.append((EventType.GROUP_MOVES, {"group_id": group_id, kind: moved}))
+    publish_many(session, events)
 
 
 def _diff(
