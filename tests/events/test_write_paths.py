@@ -38,6 +38,7 @@ from tidings.assembly.app import create_app
 from tidings.assembly.subscribers import SUBSCRIBERS
 from tidings.auth.service import create_api_key, create_user
 from tidings.consent import service as consents
+from tidings.contacts.models import Contact
 from tidings.emails import service as emails
 from tidings.events import Event, EventType, Subscriber, dispatch
 from tidings.events.models import OutboxEvent
@@ -212,12 +213,18 @@ class Recorder:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.unseen: list[Event] = []  # created contacts the handler could not read
         self.changed = threading.Condition()
         self.subscriber = Subscriber(
             name="test-write-paths", types=frozenset(EventType), handle=self.handle
         )
 
     def handle(self, session: Session, events: Sequence[Event]) -> None:
+        # Delivered after the commit: what the event says is already there to read.
+        for event in events:
+            created = event.type is EventType.CONTACT_CREATED
+            if created and session.get(Contact, event.data["contact_id"]) is None:
+                self.unseen.append(event)
         with self.changed:
             self.events.extend(events)
             self.changed.notify_all()
@@ -526,6 +533,9 @@ def test_every_write_path_reaches_the_subscribers(walk: Walk) -> None:
         ok(api.delete(f"/api/v1/contacts/{ann}"))
         s.expect(E.CONTACT_ERASED, contact_id=ann)
 
+    # Every created contact could be read by the subscriber (but those erased since).
+    erased = {dee, ann}
+    assert [e for e in walk.recorder.unseen if e.data["contact_id"] not in erased] == []
     assert walk.driven == set(DRIVEN)
     assert walk.driven_otherwise == set(DRIVEN_OTHERWISE)
 
