@@ -7,21 +7,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from starlette.types import ASGIApp
 
 from tests.support import world
 from tests.support.live import LiveServer
 from tests.support.smtp import SmtpSink
-from tidings.assembly.app import asgi_entry, create_app
 from tidings.emails import service as emails
 from tidings.privacy.erasure import erase_contact
 from tidings.runtime import Runtime
@@ -65,18 +61,6 @@ def _tokens(runtime: Runtime) -> Tokens:
         open=sign.make(OPEN, delivery_id, w.email_id),
         unsubscribe=sign.make(UNSUBSCRIBE, delivery_id),
     )
-
-
-@pytest.fixture(params=["fast", "plain"])
-def client(request: pytest.FixtureRequest, runtime: Runtime) -> Iterator[TestClient]:
-    """The app as ``tidings serve`` runs it (``asgi_entry``) or as built, with the
-    writer in a thread."""
-    threaded = Runtime(runtime.settings.model_copy(update={"tracking_writer": "thread"}))
-    app = create_app(threaded)
-    target: ASGIApp = asgi_entry(app) if request.param == "fast" else app
-    with TestClient(target, raise_server_exceptions=False) as test_client:
-        yield test_client
-    threaded.close()
 
 
 def test_unmatched_paths_methods_and_bodies_are_4xx_with_the_headers(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from tidings.automation.triggers import SUBSCRIBER as AUTOMATION
 from tidings.events import Subscriber
+from tidings.groups.events import MOVES_SUBSCRIBER as GROUP_MOVES
 from tidings.groups.events import SUBSCRIBER as GROUPS
 from tidings.webhooks.service import SUBSCRIBER as WEBHOOKS
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, AUTOMATION, WEBHOOKS)
+SUBSCRIBERS: tuple[Subscriber, ...] = (GROUPS, GROUP_MOVES, AUTOMATION, WEBHOOKS)

@@ -27,6 +27,9 @@ class EventType(StrEnum):
     CONSENT_REVOKED = "consent.revoked"  # contact_id, consent_id, source
     GROUP_JOINED = "group.joined"  # contact_id, group_id
     GROUP_LEFT = "group.left"  # contact_id, group_id
+    # group_id, joined: [contact_id...], left: [contact_id...] (at most 1,000 ids): a
+    # full rebuild's moves, handed out as group.joined / group.left after its commit
+    GROUP_MOVES = "group.moves"
     EMAIL_BOUNCED = "email.bounced"  # email_id, delivery_id, contact_id|null, kind (hard/soft)
     EMAIL_COMPLAINED = "email.complained"  # email_id, delivery_id, contact_id|null
     FORM_SUBMITTED = "form.submitted"  # form_id, contact_id

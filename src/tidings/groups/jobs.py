@@ -24,13 +24,15 @@ def update_contacts(runtime: Runtime, contact_ids: list[int]) -> None:
     for chunk in chunked(sorted({int(cid) for cid in contact_ids}), UPDATE_BATCH):
         with runtime.session() as session:
             changes = membership.update_contacts(session, chunk)
+            membership.publish_changes(session, changes)
         if changes:
             log.debug("group membership: %d changes for %d contacts", len(changes), len(chunk))
 
 
 @job("groups.rebuild_all")
 def rebuild_all(runtime: Runtime) -> None:
-    """Rebuild every group in dependency order (on demand or on a schedule)."""
+    """Rebuild every group in dependency order (on demand or on a schedule); each
+    membership that changed is published as ``group.joined`` / ``group.left``."""
     with runtime.session() as session:
         results = membership.rebuild_all(session)
     for result in results:

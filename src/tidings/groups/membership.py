@@ -21,10 +21,8 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    CursorResult,
     Delete,
     Insert,
-    Result,
     Select,
     Table,
     bindparam,
@@ -53,6 +51,7 @@ from tidings.conditions import (
 )
 from tidings.db.base import UTCDateTime, utcnow
 from tidings.db.upsert import insert_for
+from tidings.events import EventType, JsonValue, publish_many
 from tidings.groups.graph import dependents, group_rows, nodes_in_order, ordered_conditions
 from tidings.groups.kind import MEMBERSHIP
 from tidings.groups.models import ContactGroup, GroupMember
@@ -165,21 +164,63 @@ def rebuild(
     _prepare_rebuild(session, dialect)
     query = matching_ids(node, dialect=dialect, now=now)
     if dialect == "postgresql":
-        added, removed, count = _diff_in_one_statement(session, group.id, query, now)
-        if added + removed > ANALYZE_AFTER:
+        joined, left, count = _diff_in_one_statement(session, group.id, query, now)
+        if len(joined) + len(left) > ANALYZE_AFTER:
             # Fresh statistics, or incremental updates may plan a scan of group_members
             # until autovacuum gets to it.
             session.execute(text("ANALYZE group_members"))
     else:
-        added, removed, count = _diff_through_temp_table(session, group.id, query, now)
+        joined, left, count = _diff_through_temp_table(session, group.id, query, now)
     group.last_rebuilt_at = now
     session.flush()
+    publish_moves(session, group.id, joined=sorted(joined), left=sorted(left))
     return RebuildResult(
         group_id=group.id,
-        added=added,
-        removed=removed,
+        added=len(joined),
+        removed=len(left),
         member_count=count,
     )
+
+
+def publish_changes(session: Session, changes: Sequence[MembershipChange]) -> None:
+    """Publish ``group.joined`` / ``group.left`` for each change, in the caller's
+    transaction (delivered after its commit; the outbox takes them as multi-row
+    inserts)."""
+    for chunk in chunked(changes):
+        publish_many(
+            session,
+            [
+                (
+                    EventType.GROUP_JOINED if change.joined else EventType.GROUP_LEFT,
+                    _change_data(change),
+                )
+                for change in chunk
+            ],
+        )
+
+
+def _change_data(change: MembershipChange) -> dict[str, JsonValue]:
+    return {"contact_id": change.contact_id, "group_id": change.group_id}
+
+
+# Contact ids per ``group.moves`` event of a full rebuild.
+MOVES_PER_EVENT = 1000
+
+
+def publish_moves(
+    session: Session, group_id: int, *, joined: Sequence[int], left: Sequence[int]
+) -> None:
+    """Publish a full rebuild's moves as ``group.moves`` events of up to
+    ``MOVES_PER_EVENT`` ids, in the rebuild's transaction: a rebuild that moves half a
+    million contacts writes a few hundred outbox rows, not half a million, and holds
+    the outbox lock (PostgreSQL) only for those. The ``groups.moves`` subscriber hands
+    them out as ``group.joined`` / ``group.left`` after the commit, a batch at a time."""
+    events: list[tuple[EventType, dict[str, JsonValue]]] = []
+    for kind, ids in (("left", left), ("joined", joined)):
+        for chunk in chunked(ids, MOVES_PER_EVENT):
+            moved: list[JsonValue] = list(chunk)
+            events.append((EventType.GROUP_MOVES, {"group_id": group_id, kind: moved}))
+    publish_many(session, events)
 
 
 def _diff(
@@ -212,8 +253,8 @@ def _diff(
 
 def _diff_in_one_statement(
     session: Session, group_id: int, query: Select[int], now: datetime
-) -> tuple[int, int, int]:
-    """(added, removed, members) from one statement.
+) -> tuple[list[int], list[int], int]:
+    """(contacts that joined, contacts that left, members) from one statement.
 
     The condition's ids (``target``) and the current members (an index-only range of
     the primary key) meet in one hash FULL JOIN, whose unmatched rows on either side
@@ -256,13 +297,13 @@ def _diff_in_one_statement(
         .returning(GroupMember.contact_id)
         .cte("added")
     )
-    counts = select(
-        select(func.count()).select_from(added).scalar_subquery(),
-        select(func.count()).select_from(removed).scalar_subquery(),
+    changes = select(
+        select(func.array_agg(added.c.contact_id)).scalar_subquery(),
+        select(func.array_agg(removed.c.contact_id)).scalar_subquery(),
         select(func.count()).select_from(target).scalar_subquery(),
     )
-    row = session.execute(counts).one()
-    return int(row[0]), int(row[1]), int(row[2])
+    row = session.execute(changes).one()
+    return list(row[0] or ()), list(row[1] or ()), int(row[2])
 
 
 # SQLite has no data-modifying CTEs: the ids go through this temporary table instead.
@@ -272,25 +313,20 @@ _target = table(TARGET, column("contact_id"))
 
 def _diff_through_temp_table(
     session: Session, group_id: int, query: Select[int], now: datetime
-) -> tuple[int, int, int]:
-    """(added, removed, members) through the temporary table."""
+) -> tuple[list[int], list[int], int]:
+    """(contacts that joined, contacts that left, members) through the temporary
+    table."""
     session.execute(
         text(f"CREATE TEMP TABLE IF NOT EXISTS {TARGET} (contact_id INTEGER PRIMARY KEY)")
     )
     session.execute(delete(_target))
     session.execute(insert(_target).from_select(["contact_id"], query))
     leaving, entering = _diff(session, group_id, _target.c.contact_id, now)
-    removed = _rowcount(session.execute(leaving))
-    # INSERT row counts are only kept on request.
-    added = _rowcount(session.execute(entering, execution_options={"preserve_rowcount": True}))
+    removed = list(session.scalars(leaving.returning(GroupMember.contact_id)))
+    added = list(session.scalars(entering.returning(GroupMember.contact_id)))
     count = session.scalar(select(func.count()).select_from(_target)) or 0
     session.execute(delete(_target))
     return added, removed, count
-
-
-def _rowcount(result: Result[Any]) -> int:
-    count = cast(CursorResult[Any], result).rowcount
-    return max(count or 0, 0)
 
 
 def rebuild_all(session: Session, *, now: datetime | None = None) -> list[RebuildResult]:

@@ -77,8 +77,11 @@ def subscribe_pending(
     *, session: Session, list_id: int, contact_id: int, source: str
 ) -> Subscription:
     """Mark a contact ``pending`` on a list until they confirm (double opt-in); a
-    subscribed contact stays subscribed. Mailouts reach subscribed contacts only."""
+    subscribed contact stays subscribed. Mailouts reach subscribed contacts only.
+    A status that changes is published (``subscription.changed``, status ``pending``):
+    nothing starts from it, but the contact's lists changed."""
     sub = subscription(session=session, list_id=list_id, contact_id=contact_id)
+    changed = sub is None or sub.status == SubscriptionStatus.UNSUBSCRIBED.value
     if sub is None:
         sub = Subscription(
             list_id=list_id,
@@ -92,6 +95,8 @@ def subscribe_pending(
         sub.source = source[:200]
         sub.updated_at = utcnow()
     session.flush()
+    if changed:
+        subscription_changed(session, sub)
     return sub
 
 

@@ -74,7 +74,10 @@ def _answer(
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
     from tidings.web.pages import error_page
 
-    return error_page(request, status, _readable(detail))
+    page = error_page(request, status, _readable(detail))
+    # The error's own headers hold for a browser too (``Allow`` of a 405).
+    page.headers.update(headers or {})
+    return page
 
 
 def error_response(
