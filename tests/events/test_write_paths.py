@@ -48,9 +48,9 @@ from tidings.lists.models import Subscription
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
+from tidings.sending.tokens import CLICK, UNSUBSCRIBE
 from tidings.tracking import routes as tracking_routes
 from tidings.tracking.services import signer
-from tidings.tracking.tokens import CLICK, UNSUBSCRIBE
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 Key = tuple[str, str]
@@ -120,6 +120,7 @@ NO_CONTACT_CHANGE: dict[Key, str] = {
     ("POST", "/emails/{email_id}/builder/widgets/{key}"): "email content",
     ("POST", "/emails/{email_id}/builder/widgets/{key}/delete"): "email content",
     ("POST", "/emails/{email_id}/builder/widgets/{key}/move"): "email content",
+    ("POST", "/emails/{email_id}/builder/widgets/{key}/variants"): "email content",
     ("POST", "/emails/new"): "email content",
     ("POST", "/emails/{email_id}/edit"): "email content",
     ("POST", "/emails/{email_id}/copy"): "email content",
@@ -168,6 +169,10 @@ NO_CONTACT_CHANGE: dict[Key, str] = {
     ("DELETE", "/api/v1/automations/{automation_id}"): "automation definitions and runs",
     ("POST", "/api/v1/webhooks"): "webhook definitions",
     ("DELETE", "/api/v1/webhooks/{webhook_id}"): "webhook definitions",
+    ("PATCH", "/api/v1/webhooks/{webhook_id}"): "webhook definitions",
+    ("POST", "/settings/webhooks"): "webhook definitions",
+    ("POST", "/settings/webhooks/{webhook_id}/enabled"): "webhook definitions",
+    ("POST", "/settings/webhooks/{webhook_id}/delete"): "webhook definitions",
     ("POST", "/api/v1/sites"): "website definitions",
     ("PATCH", "/api/v1/sites/{site_id}"): "website definitions",
     ("DELETE", "/api/v1/sites/{site_id}"): "website definitions",

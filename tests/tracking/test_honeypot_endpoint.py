@@ -16,9 +16,9 @@ from tidings.emails import service as emails
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
+from tidings.sending.tokens import CLICK, HONEYPOT, OPEN
 from tidings.tracking.models import TrackingEvent
 from tidings.tracking.services import signer
-from tidings.tracking.tokens import CLICK, HONEYPOT, OPEN
 from tidings.web.security import HEADERS
 
 SECURITY = [name.decode() for name, _ in HEADERS]

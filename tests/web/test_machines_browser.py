@@ -19,9 +19,9 @@ from tests.web.test_forms_browser import axe_violations
 from tidings.emails import service as emails
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
+from tidings.sending.tokens import CLICK, HONEYPOT, OPEN
 from tidings.stats.models import AutomatedReasonCount
 from tidings.tracking.services import signer
-from tidings.tracking.tokens import CLICK, HONEYPOT, OPEN
 
 pytestmark = [
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),

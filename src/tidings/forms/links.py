@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from tidings.runtime import Runtime
+from tidings.sending.tokens import CONFIRM, PREFERENCES, preferences_path
 from tidings.tracking.services import signer
-from tidings.tracking.tokens import CONFIRM, PREFERENCES, preferences_path
 
 PAGE_TOKEN_MAX_AGE = 24 * 3600  # seconds a rendered form may wait before it is posted
 
