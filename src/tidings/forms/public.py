@@ -78,19 +78,38 @@ def _form_page(
     return render(
         request,
         "forms/form.html",
-        {
-            "form": form,
-            "theme": _theme(form),
-            "offered": offered,
-            "page_token": token,
-            "embed": embed,
-            "error": error,
-            "posted": posted or {},
-            "honeypot": HONEYPOT,
-        },
+        _form_context(form, offered, embed=embed, token=token, error=error, posted=posted),
         status_code=status_code,
         headers={"Content-Security-Policy": page_csp(form), "Cache-Control": "no-store"},
     )
+
+
+def _form_context(
+    form: Form,
+    offered: list[service.OfferedConsent],
+    *,
+    embed: bool,
+    token: str = "",
+    error: str | None = None,
+    posted: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "form": form,
+        "theme": _theme(form),
+        "offered": offered,
+        "page_token": token,
+        "embed": embed,
+        "error": error,
+        "posted": posted or {},
+        "honeypot": HONEYPOT,
+    }
+
+
+def preview_html(request: Request, form: Form, offered: list[service.OfferedConsent]) -> str:
+    """The hosted page of ``form`` as it would look (for the editor's live preview):
+    the embedded variant, without a page token (it cannot be posted)."""
+    response = render(request, "forms/form.html", _form_context(form, offered, embed=True))
+    return bytes(response.body).decode()
 
 
 def _find(session: SessionDep, public_id: str) -> Form | None:
