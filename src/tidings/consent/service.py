@@ -60,7 +60,11 @@ def ensure_tracking_consent(*, session: Session) -> Consent:
 
 def get_by_code(*, session: Session, code_name: str, missing_ok: bool = False) -> Consent | None:
     """The consent with ``code_name``; ``NotFound`` unless ``missing_ok``."""
-    consent = session.scalars(select(Consent).where(Consent.code_name == code_name)).one_or_none()
+    consent = None
+    if "\x00" not in code_name:  # no code name holds one, and PostgreSQL refuses it
+        consent = session.scalars(
+            select(Consent).where(Consent.code_name == code_name)
+        ).one_or_none()
     if consent is None and not missing_ok:
         raise NotFound(f"consent {code_name!r} not found")
     return consent

@@ -144,15 +144,18 @@ def consent_text(request: Request, public_id: str, code_name: str, session: Sess
 
 
 def _request_origin(request: Request) -> str | None:
+    # An origin that is not one (``null`` from a sandboxed page, garbage) is "null":
+    # one no form allows, so such a post is refused.
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        return service.normalize_origin(origin)
-    if origin == "null":
-        return "null"
+    if origin:
+        return service.normalize_origin(origin) or "null"
     referer = request.headers.get("referer")
     if referer:
-        parts = urlsplit(referer)
-        return service.normalize_origin(f"{parts.scheme}://{parts.netloc}")
+        try:
+            parts = urlsplit(referer)
+        except ValueError:
+            return "null"  # not a URL: an origin no one allows
+        return service.normalize_origin(f"{parts.scheme}://{parts.netloc}") or "null"
     return None
 
 

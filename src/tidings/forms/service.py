@@ -29,6 +29,7 @@ FONTS = {
     "mono": "ui-monospace, SFMono-Regular, Menlo, monospace",
 }
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _CSS_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\- ]{0,99}$")
 MAX_FIELDS = 20
 
@@ -306,7 +307,7 @@ def get(*, session: Session, form_id: int) -> Form:
 
 def by_public_id(*, session: Session, public_id: str) -> Form | None:
     """The form a public URL names, if any."""
-    if not public_id or len(public_id) > 32:
+    if not _PUBLIC_ID.match(public_id):
         return None
     return session.scalars(select(Form).where(Form.public_id == public_id)).one_or_none()
 
