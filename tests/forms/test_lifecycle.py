@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.forms.conftest import Setup, page_token
+from tests.support.people import PERSON
 from tests.support.smtp import SmtpSink
 from tidings.activities.models import Activity
 from tidings.contacts import service as contacts
@@ -229,3 +230,26 @@ def test_a_confirmation_sent_through_smtp(setup: Setup, smtp_sink: SmtpSink) -> 
     html = mails[0].part("html")
     assert "Hello Mia," in html  # a new contact is created with the posted fields
     assert "/t/c/" not in html  # the confirmation link is not a tracked one
+
+
+def test_a_scanner_running_the_page_confirms_no_one(setup: Setup) -> None:
+    _post(setup, {"email": "sue@example.com", "consent_tracking": "on"})
+    (link,) = _links(setup, "sue@example.com")
+    headless = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/131.0.0.0 Safari/537.36"
+    )
+    for agent in (headless, "python-httpx/0.28.1", ""):
+        page = setup.client.post(link, headers={"User-Agent": agent})
+        assert page.status_code == 200 and "Confirm my subscription" in page.text
+        assert "<script" not in page.text  # no script to post again and again
+    assert _welcomes(setup) == (0, 0)
+    with setup.runtime.session() as session:
+        sue = contacts.find_by_email(session=session, email="sue@example.com")
+        assert sue is not None
+        sub = lists.subscription(session=session, list_id=setup.list_id, contact_id=sue.id)
+        assert sub is not None and sub.status == "pending"
+    # A person's browser confirms in one step.
+    done = setup.client.post(link, headers=PERSON)
+    assert done.status_code == 200 and "confirmed" in done.text
+    assert _welcomes(setup) == (1, 1)

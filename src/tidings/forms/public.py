@@ -25,6 +25,7 @@ from tidings.errors import Invalid
 from tidings.forms import links, service, submissions, throttle
 from tidings.forms.models import Form, FormSubmission, SubmissionStatus
 from tidings.runtime import Runtime
+from tidings.tracking.classifier import Interaction
 from tidings.web.client import client_address
 from tidings.web.deps import RuntimeDep, SessionDep
 from tidings.web.pages import error_page, render
@@ -343,8 +344,28 @@ def confirm(request: Request, token: str, session: SessionDep, runtime: RuntimeD
     if refused is not None:
         return refused
     assert submission is not None and form is not None
+    if _automated(request) and submission.status == SubmissionStatus.PENDING.value:
+        # A scanner that runs the page's script confirms no one (B7); it gets the page
+        # with its button and no script, so it does not post again and again.
+        return render(
+            request,
+            "forms/confirm.html",
+            {"form": form, "theme": _theme(form), "nonce": None},
+            headers={"Content-Security-Policy": page_csp(form), "Cache-Control": "no-store"},
+        )
     submissions.confirm(session=session, submission_id=submission.id)
     return _confirmed(request, form)
+
+
+def _automated(request: Request) -> bool:
+    """Whether the request is a machine's, by the tracking classifier's rules."""
+    interaction = Interaction(
+        kind="click",
+        method=request.method,
+        user_agent=request.headers.get("user-agent", ""),
+        ip=client_address(request),
+    )
+    return bool(request.app.state.classifier.classify(interaction).automated)
 
 
 def _confirmed(request: Request, form: Form) -> Response:
