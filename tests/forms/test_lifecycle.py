@@ -253,3 +253,38 @@ def test_a_scanner_running_the_page_confirms_no_one(setup: Setup) -> None:
     done = setup.client.post(link, headers=PERSON)
     assert done.status_code == 200 and "confirmed" in done.text
     assert _welcomes(setup) == (1, 1)
+
+
+def test_the_page_of_an_agreement_is_on_the_record(setup: Setup) -> None:
+    from tidings.auth.service import create_api_key
+
+    # From the hosted page: the form's URL. From the shop's page: that page, no query.
+    _post(setup, {"email": "ann@example.com", "consent_tracking": "on"})
+    setup.client.post(
+        f"/f/{setup.public_id}",
+        data={"email": "bea@example.com", "consent_tracking": "on"},
+        headers={
+            "Origin": "https://shop.example.com",
+            "Referer": "https://shop.example.com/join/now?email=bea%40example.com#form",
+        },
+    )
+    for address in ("ann@example.com", "bea@example.com"):
+        (link,) = _links(setup, address)
+        setup.client.post(link, headers=PERSON)
+    with setup.runtime.session() as session:
+        _, key = create_api_key(session=session, name="audit")
+        ids = {
+            address: contacts.find_by_email(session=session, email=address).id  # type: ignore[union-attr]
+            for address in ("ann@example.com", "bea@example.com")
+        }
+    auth = {"Authorization": f"Bearer {key}"}
+    pages = {}
+    for address, contact_id in ids.items():
+        export = setup.client.get(f"/api/v1/contacts/{contact_id}/export", headers=auth).json()
+        (agreement,) = export["consent_agreements"]
+        assert agreement["source"] == f"form:{setup.form_id}"
+        pages[address] = agreement["source_url"]
+    assert pages == {
+        "ann@example.com": f"http://testserver/f/{setup.public_id}",
+        "bea@example.com": "https://shop.example.com/join/now",
+    }

@@ -168,7 +168,13 @@ def test_consent_records_read_by_an_auditor(ui: Ui) -> None:
     with ui.runtime.session() as session:
         ann = contacts.create(session=session, email="ann@example.com")
         tracking = consents.require(session=session, code_name="tracking")
-        consents.agree(session=session, contact_id=ann.id, code_name="tracking", source="form:7")
+        consents.agree(
+            session=session,
+            contact_id=ann.id,
+            code_name="tracking",
+            source="form:7",
+            source_url="https://shop.example.com/join",
+        )
         consents.update_text(session=session, consent=tracking, text="=Second text")
         consents.revoke(
             session=session, contact_id=ann.id, code_name="tracking", source="preferences"
@@ -179,10 +185,12 @@ def test_consent_records_read_by_an_auditor(ui: Ui) -> None:
     with signed_in(ui) as admin:
         csv_text = admin.get(f"/consents/{consent_id}/agreements.csv").text
         lines = csv_text.strip().splitlines()
-        assert lines[0].startswith("contact_id,email,version,text,given_at,source")
-        assert len(lines) == 3 and ",form:7," in lines[1] and "preferences" in lines[1]
+        assert lines[0].startswith("contact_id,email,version,text,given_at,source,source_url")
+        assert len(lines) == 3 and ",form:7,https://shop.example.com/join," in lines[1]
+        assert "preferences" in lines[1]
         assert ",'=Second text," in lines[2]  # never read as a formula
         detail = admin.get(f"/consents/{consent_id}").text
         assert re.search(r"<strong>1</strong> contact agrees now", detail)
         contact_page = admin.get(f"/contacts/{ann_id}").text
         assert '<a href="/forms/7">form:7</a>' in contact_page and "=Second text" in contact_page
+        assert "on https://shop.example.com/join" in contact_page

@@ -133,9 +133,11 @@ def agree(
     code_name: str,
     source: str = "api",
     text_id: int | None = None,
+    source_url: str | None = None,
 ) -> ConsentAgreement:
     """Record that a contact agrees to the current text of a consent (or to the
-    version ``text_id``: the one a form showed them).
+    version ``text_id``: the one a form showed them); ``source_url``: the page it
+    was given on.
 
     Agreeing again to the version already agreed returns the existing agreement.
     """
@@ -162,6 +164,7 @@ def agree(
         consent_text_id=text.id,
         given_at=now,
         source=source[:200],
+        source_url=source_url[:500] if source_url else None,
     )
     session.add(agreement)
     session.flush()

@@ -160,6 +160,20 @@ def _request_origin(request: Request) -> str | None:
     return None
 
 
+def _page_url(request: Request, runtime: Runtime, form: Form, origin: str | None) -> str:
+    """The page the form was filled in on: the hosted page (in an iframe too), else the
+    site's page from ``Referer`` (no query or fragment), else the site's origin."""
+    if origin is None or origin in own_origins(request, runtime):
+        return f"{runtime.base_url}/f/{form.public_id}"
+    try:
+        parts = urlsplit(request.headers.get("referer", ""))
+    except ValueError:
+        return origin
+    if service.normalize_origin(f"{parts.scheme}://{parts.netloc}") != origin:
+        return origin
+    return f"{origin}{parts.path}"[:500]
+
+
 def _cors(form: Form, origin: str | None) -> dict[str, str]:
     if origin and origin in service.origins(form):
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
@@ -256,7 +270,7 @@ async def post_form(
                 values=values,
                 ticked=ticked,
                 shown=shown,
-                page_url=None if origin in own_origins(request, runtime) else origin,
+                page_url=_page_url(request, runtime, form, origin),
             ),
         )
     except Invalid as exc:

@@ -217,6 +217,7 @@ def _apply(session: Session, form: Form, submission: FormSubmission) -> None:
             code_name=code_name,
             source=source,
             text_id=text_id,
+            source_url=submission.page_url,
         )
     if submission.values:
         names, custom = _split(submission.values)
