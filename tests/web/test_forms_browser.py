@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ from tidings.consent import service as consents
 from tidings.consent.models import ConsentAgreement
 from tidings.contacts import service as contacts
 from tidings.emails import service as emails
+from tidings.forms import links
 from tidings.forms import service as forms
+from tidings.forms.models import FormSubmission
 from tidings.lists import service as lists
 from tidings.mailcatcher.models import CaughtMessage
 from tidings.runtime import Runtime
@@ -200,6 +203,28 @@ def test_form_to_click_to_revocation(inbox_app: Ui, browser: Any) -> None:
                     select(ConsentAgreement.source).where(ConsentAgreement.contact_id == contact.id)
                 ).all()
                 assert sources == [f"form:{form_id}"] * agreed
+
+        # The other public pages: a consent's full text, an expired and a tampered link
+        # (of a third person, who never confirms).
+        page.goto(form_url)
+        page.fill("input[name=email]", "cy@example.com")
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=Thank you")
+        with ui.runtime.session() as session:
+            last = session.scalars(
+                select(FormSubmission).order_by(FormSubmission.id.desc())
+            ).first()
+            assert last is not None and last.status == "pending"
+            old = links.confirm_token(ui.runtime, last.id, last.created_at - timedelta(days=30))
+        for path, status, name in (
+            (f"/f/{public_id}/consents/tracking", 200, "consent-text"),
+            (f"/f/confirm/{old}", 410, "expired"),
+            (f"/f/confirm/{old[:-4]}", 404, None),
+        ):
+            assert page.goto(ui.url + path).status == status
+            assert axe_violations(page) == []
+            if name:
+                _shot(page, name)
 
         # The mailout reaches both in the Inbox; each clicks its link there.
         with ui.runtime.session() as session:

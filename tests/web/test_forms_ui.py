@@ -190,7 +190,11 @@ def test_consent_records_read_by_an_auditor(ui: Ui) -> None:
         assert "preferences" in lines[1]
         assert ",'=Second text," in lines[2]  # never read as a formula
         detail = admin.get(f"/consents/{consent_id}").text
-        assert re.search(r"<strong>1</strong> contact agrees now", detail)
+        # Per version: how many agree to it now, how many agreements it was given.
+        per_version = re.findall(
+            r"<strong>(\d+)</strong> contacts? agrees? now · (\d+) agreements? given", detail
+        )
+        assert sorted(per_version) == [("0", "1"), ("1", "1")]
         contact_page = admin.get(f"/contacts/{ann_id}").text
         assert '<a href="/forms/7">form:7</a>' in contact_page and "=Second text" in contact_page
         assert "on https://shop.example.com/join" in contact_page
