@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import delete, func, select
 
-from tests.forms.conftest import Setup, page_token
+from tests.forms.conftest import Setup, page_token, preference_delivery
 from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
 from tidings.forms import links
@@ -110,25 +110,8 @@ def test_hostile_posts_to_the_form(setup: Setup) -> None:
 
 
 def test_hostile_preference_changes(setup: Setup) -> None:
-    with setup.runtime.session() as session:
-        ann = contacts.create(session=session, email="ann@example.com")
-        lists.subscribe(session=session, list_id=setup.list_id, contact_id=ann.id)
-        delivery = Delivery(contact_id=ann.id, status="sent", attempts=1)
-        from tidings.emails import service as emails
-
-        email = emails.create(
-            session=session,
-            name="Hello",
-            subject="Hello",
-            html="<p>Hi</p>",
-            sender_name="Example",
-            sender_address="news@example.com",
-            recipient_list_id=setup.list_id,
-        )
-        delivery.email_id = email.id
-        session.add(delivery)
-        session.flush()
-        url = links.preferences_url(setup.runtime, delivery.id).removeprefix("http://testserver")
+    delivery_id, ann_id = preference_delivery(setup)
+    url = links.preferences_url(setup.runtime, delivery_id).removeprefix("http://testserver")
     page = setup.client.get(url)
     match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert match
@@ -148,6 +131,6 @@ def test_hostile_preference_changes(setup: Setup) -> None:
         _readable(answer, 400, 404, 422)
     _readable(setup.client.post(url, data={"action": "unsubscribe", "csrf_token": "x"}), 403)
     with setup.runtime.session() as session:
-        sub = lists.subscription(session=session, list_id=setup.list_id, contact_id=ann.id)
+        sub = lists.subscription(session=session, list_id=setup.list_id, contact_id=ann_id)
         assert sub is not None and sub.status == "subscribed"
     assert _contacts(setup) == 1

@@ -57,7 +57,7 @@ def ui(live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink) -> Ui:
 
 
 @pytest.fixture
-def inbox_app(settings: Settings) -> Iterator[Ui]:
+def inbox_ui(settings: Settings) -> Iterator[Ui]:
     """The whole app as the embedded mode runs it: its built-in mail catcher (the Inbox,
     where messages are read and their links clicked), in-process workers and an admin."""
     from tidings.assembly.app import create_app

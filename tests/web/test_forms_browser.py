@@ -176,8 +176,8 @@ def _seed(runtime: Runtime) -> tuple[int, str, int, int]:
 
 
 @pytest.mark.timeout(240)
-def test_form_to_click_to_revocation(inbox_app: Ui, browser: Any) -> None:
-    ui = inbox_app
+def test_form_to_click_to_revocation(inbox_ui: Ui, browser: Any) -> None:
+    ui = inbox_ui
     form_id, public_id, email_id, news_id = _seed(ui.runtime)
     form_url = f"{ui.url}/f/{public_id}"
     # bypass_csp: axe is injected as a script, which the pages' policy refuses.
