@@ -195,6 +195,15 @@ def test_origin_by_referer_and_json_answers(setup: Setup) -> None:
         assert "access-control-allow-origin" not in refused.headers
     with setup.runtime.session() as session:
         assert contacts.find_by_email(session=session, email="x@example.com") is None
+    # fetch() with a FormData body posts multipart/form-data: taken alike.
+    multipart = setup.client.post(
+        url,
+        files=[("email", (None, "mul@example.com")), ("consent_tracking", (None, "on"))],
+        headers={"Origin": "https://shop.example.com", "Accept": "application/json"},
+    )
+    assert multipart.status_code == 200 and multipart.json()["ok"] is True
+    with setup.runtime.session() as session:
+        assert contacts.find_by_email(session=session, email="mul@example.com") is not None
     # A bad address posted from the site: its answer names the problem, in JSON.
     bad = setup.client.post(
         url,
