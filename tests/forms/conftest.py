@@ -14,9 +14,12 @@ from tidings.assembly.app import create_app
 from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
 from tidings.consent import service as consents
+from tidings.contacts import service as contacts
+from tidings.emails import service as emails
 from tidings.forms import service as forms
 from tidings.lists import service as lists
 from tidings.runtime import Runtime
+from tidings.sending.models import Delivery
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
@@ -69,3 +72,30 @@ def page_token(html: str) -> str:
     match = re.search(r'name="page_token" value="([^"]+)"', html)
     assert match, "no page token"
     return match.group(1)
+
+
+def preference_delivery(setup: Setup) -> tuple[int, int]:
+    """Ann, on the list and agreeing to tracking, sent an email (the delivery her
+    preferences link names); a second list, Events, with a form. (delivery, Ann)."""
+    with setup.runtime.session() as session:
+        ann = contacts.create(session=session, email="ann@example.com")
+        lists.subscribe(session=session, list_id=setup.list_id, contact_id=ann.id)
+        other = lists.create_list(session=session, name="Events")
+        consents.agree(session=session, contact_id=ann.id, code_name="tracking")
+        email = emails.create(
+            session=session,
+            name="Hello",
+            subject="Hello",
+            html="<p>Hi</p>",
+            sender_name="Example",
+            sender_address="news@example.com",
+            recipient_list_id=setup.list_id,
+        )
+        delivery = Delivery(email_id=email.id, contact_id=ann.id, status="sent", attempts=1)
+        session.add(delivery)
+        session.flush()
+        # Events has a form, so it is offered to everyone.
+        forms.create(
+            session=session, name="Events", recipient_list_id=other.id, base_url="http://x"
+        )
+        return delivery.id, ann.id

@@ -6,41 +6,10 @@ import re
 
 from sqlalchemy import select
 
-from tests.forms.conftest import Setup
-from tidings.consent import service as consents
+from tests.forms.conftest import Setup, preference_delivery
 from tidings.consent.models import ConsentAgreement
-from tidings.contacts import service as contacts
-from tidings.emails import service as emails
 from tidings.forms import links
 from tidings.lists import service as lists
-from tidings.sending.models import Delivery
-
-
-def _delivery(setup: Setup) -> tuple[int, int]:
-    with setup.runtime.session() as session:
-        ann = contacts.create(session=session, email="ann@example.com")
-        lists.subscribe(session=session, list_id=setup.list_id, contact_id=ann.id)
-        other = lists.create_list(session=session, name="Events")
-        consents.agree(session=session, contact_id=ann.id, code_name="tracking")
-        email = emails.create(
-            session=session,
-            name="Hello",
-            subject="Hello",
-            html="<p>Hi</p>",
-            sender_name="Example",
-            sender_address="news@example.com",
-            recipient_list_id=setup.list_id,
-        )
-        delivery = Delivery(email_id=email.id, contact_id=ann.id, status="sent", attempts=1)
-        session.add(delivery)
-        session.flush()
-        # Events has a form, so it is offered to everyone.
-        from tidings.forms import service as forms
-
-        forms.create(
-            session=session, name="Events", recipient_list_id=other.id, base_url="http://x"
-        )
-        return delivery.id, ann.id
 
 
 def _csrf(html: str) -> str:
@@ -50,7 +19,7 @@ def _csrf(html: str) -> str:
 
 
 def test_preference_center(setup: Setup) -> None:
-    delivery_id, ann_id = _delivery(setup)
+    delivery_id, ann_id = preference_delivery(setup)
     url = links.preferences_url(setup.runtime, delivery_id).removeprefix("http://testserver")
     assert setup.client.get(url[:-2] + "xx").status_code == 404
     assert setup.client.get("/preferences/test-send").status_code == 404

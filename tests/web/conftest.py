@@ -14,6 +14,7 @@ from tests.conftest import IN_CI
 from tests.support.live import LiveServer
 from tests.support.people import PERSON_UA
 from tests.support.smtp import SmtpSink
+from tidings.config import Settings
 from tidings.runtime import Runtime
 
 CHROMIUM = os.environ.get("TIDINGS_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -53,6 +54,36 @@ def ui(live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink) -> Ui:
     with runtime.session() as session:
         create_user(session=session, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
     return Ui(runtime=runtime, url=server.url, sink=smtp_sink)
+
+
+@pytest.fixture
+def inbox_ui(settings: Settings) -> Iterator[Ui]:
+    """The whole app as the embedded mode runs it: its built-in mail catcher (the Inbox,
+    where messages are read and their links clicked), in-process workers and an admin."""
+    from tidings.assembly.app import create_app
+    from tidings.auth.service import create_user
+    from tidings.db.bootstrap import ensure_defaults
+    from tidings.mailcatcher.server import free_port
+
+    port = free_port()
+    rt = Runtime(
+        settings.model_copy(
+            update={
+                "smtp_url": None,
+                "mailcatcher_port": free_port(),
+                "base_url": f"http://127.0.0.1:{port}",
+                "mailout_recovery_interval": 0.2,
+                "tracking_writer": "thread",
+            }
+        )
+    )
+    with rt.session() as session:
+        ensure_defaults(session)
+        create_user(session=session, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+    app = create_app(rt, workers=True, mailcatcher=True)
+    with LiveServer(app, port=port) as server:
+        yield Ui(runtime=rt, url=server.url, sink=None)  # type: ignore[arg-type]
+    rt.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.automation.helpers import make_email
-from tests.support.live import LiveServer
-from tests.web.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Ui, sign_in
-from tidings.assembly.app import create_app
-from tidings.assembly.bootstrap import ensure_defaults
-from tidings.auth.service import create_user
+from tests.web.conftest import Ui, sign_in
 from tidings.automation.models import Automation
-from tidings.config import Settings
 from tidings.consent import service as consent
 from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
@@ -30,7 +24,6 @@ from tidings.emails import service as emails
 from tidings.emails.models import Link
 from tidings.lists import service as lists
 from tidings.mailcatcher.models import CaughtMessage
-from tidings.mailcatcher.server import free_port
 from tidings.runtime import Runtime
 from tidings.sending.service import start_mailout
 
@@ -43,30 +36,6 @@ CHROME_UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
 )
-
-
-@pytest.fixture
-def inbox_ui(settings: Settings) -> Iterator[Ui]:
-    """The whole app with its built-in mail catcher (the Inbox) and in-process workers."""
-    port = free_port()
-    rt = Runtime(
-        settings.model_copy(
-            update={
-                "smtp_url": None,
-                "mailcatcher_port": free_port(),
-                "base_url": f"http://127.0.0.1:{port}",
-                "mailout_recovery_interval": 0.2,
-                "tracking_writer": "thread",
-            }
-        )
-    )
-    with rt.session() as session:
-        ensure_defaults(session)
-        create_user(session=session, email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
-    app = create_app(rt, workers=True, mailcatcher=True)
-    with LiveServer(app, port=port) as server:
-        yield Ui(runtime=rt, url=server.url, sink=None)  # type: ignore[arg-type]
-    rt.close()
 
 
 def _seed(runtime: Runtime) -> tuple[int, int, int]:

@@ -70,6 +70,7 @@ class AgreementEvent:
     version: int
     source: str
     text: str = ""
+    url: str | None = None  # the page an agreement was given on
 
 
 def contact_consents(session: Session, contact_id: int) -> list[ContactConsent]:
@@ -122,7 +123,15 @@ def agreement_history(session: Session, contact_id: int) -> list[AgreementEvent]
     events: list[AgreementEvent] = []
     for agreement, name, version, text in rows:
         events.append(
-            AgreementEvent(agreement.given_at, "agreed", name, version, agreement.source, text)
+            AgreementEvent(
+                agreement.given_at,
+                "agreed",
+                name,
+                version,
+                agreement.source,
+                text,
+                agreement.source_url,
+            )
         )
         if agreement.revoked_at is not None:
             superseded = agreement.revoke_source == "superseded"

@@ -50,5 +50,7 @@ class ConsentAgreement(Base):
     consent_text_id: Mapped[int] = mapped_column(ForeignKey("consent_texts.id"))
     given_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(200), default="api")
+    # The page it was given on (a form's page), without query or fragment.
+    source_url: Mapped[str | None] = mapped_column(String(500))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoke_source: Mapped[str | None] = mapped_column(String(200))

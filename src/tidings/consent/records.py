@@ -18,6 +18,7 @@ COLUMNS = [
     "text",
     "given_at",
     "source",
+    "source_url",
     "revoked_at",
     "revoke_source",
 ]
@@ -48,6 +49,7 @@ def write_agreements_csv(*, session: Session, consent_id: int, out: TextIO) -> i
                 _cell(text),
                 agreement.given_at.isoformat(),
                 _cell(agreement.source),
+                _cell(agreement.source_url or ""),
                 agreement.revoked_at.isoformat() if agreement.revoked_at else "",
                 _cell(agreement.revoke_source or ""),
             ]

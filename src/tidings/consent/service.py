@@ -60,7 +60,11 @@ def ensure_tracking_consent(*, session: Session) -> Consent:
 
 def get_by_code(*, session: Session, code_name: str, missing_ok: bool = False) -> Consent | None:
     """The consent with ``code_name``; ``NotFound`` unless ``missing_ok``."""
-    consent = session.scalars(select(Consent).where(Consent.code_name == code_name)).one_or_none()
+    consent = None
+    if "\x00" not in code_name:  # no code name holds one, and PostgreSQL refuses it
+        consent = session.scalars(
+            select(Consent).where(Consent.code_name == code_name)
+        ).one_or_none()
     if consent is None and not missing_ok:
         raise NotFound(f"consent {code_name!r} not found")
     return consent
@@ -129,9 +133,11 @@ def agree(
     code_name: str,
     source: str = "api",
     text_id: int | None = None,
+    source_url: str | None = None,
 ) -> ConsentAgreement:
     """Record that a contact agrees to the current text of a consent (or to the
-    version ``text_id``: the one a form showed them).
+    version ``text_id``: the one a form showed them); ``source_url``: the page it
+    was given on.
 
     Agreeing again to the version already agreed returns the existing agreement.
     """
@@ -158,6 +164,7 @@ def agree(
         consent_text_id=text.id,
         given_at=now,
         source=source[:200],
+        source_url=source_url[:500] if source_url else None,
     )
     session.add(agreement)
     session.flush()

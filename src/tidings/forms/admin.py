@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import Form as FormField
 from fastapi import Request
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from tidings.consent.models import Consent
 from tidings.errors import TidingsError
-from tidings.forms import service
+from tidings.forms import public, service
 from tidings.forms.models import Form
 from tidings.lists.models import RecipientList
 from tidings.runtime import Runtime
@@ -94,57 +95,75 @@ def form_page(request: Request, form_id: Id, session: SessionDep, runtime: Runti
     )
 
 
+class EditorFields(BaseModel):
+    """The editor's fields as posted (by its Save button, or for the live preview)."""
+
+    name: Text = ""
+    recipient_list_id: Text = ""
+    title: Text = ""
+    intro: LongText = ""
+    button_label: Text = ""
+    thank_you_text: LongText = ""
+    confirmed_text: LongText = ""
+    fields: Text = ""
+    consent_codes: Ticks | None = None
+    double_opt_in: Text = ""
+    accent_color: Text = "#2f5bd3"
+    font: Text = "system"
+    radius: Text = "6"
+    css_class: Text = ""
+    allowed_origins: LongText = ""
+
+    def changes(self) -> dict[str, Any]:
+        """What ``service.update`` (or ``service.preview``) takes."""
+        return {
+            "name": self.name,
+            "recipient_list_id": parse_id(self.recipient_list_id, "recipient list"),
+            "title": self.title,
+            "intro": self.intro,
+            "button_label": self.button_label or "Subscribe",
+            "thank_you_text": self.thank_you_text,
+            "confirmed_text": self.confirmed_text,
+            "fields": [f for f in self.fields.replace(",", " ").split() if f],
+            "consent_codes": self.consent_codes or [],
+            "double_opt_in": self.double_opt_in == "on",
+            "accent_color": self.accent_color,
+            "font": self.font,
+            "radius": int(self.radius) if self.radius.isdigit() else -1,
+            "css_class": self.css_class.strip(),
+            "allowed_origins": self.allowed_origins,
+        }
+
+
+Editor = Annotated[EditorFields, FormField()]
+
+
 @router.post("/forms/{form_id}")
-def save_form(
-    request: Request,
-    form_id: Id,
-    session: SessionDep,
-    name: Text = "",
-    recipient_list_id: Text = "",
-    title: Text = "",
-    intro: LongText = "",
-    button_label: Text = "",
-    thank_you_text: LongText = "",
-    confirmed_text: LongText = "",
-    fields: Text = "",
-    consent_codes: Ticks | None = None,
-    double_opt_in: Text = "",
-    accent_color: Text = "#2f5bd3",
-    font: Text = "system",
-    radius: Text = "6",
-    css_class: Text = "",
-    allowed_origins: LongText = "",
-) -> Response:
+def save_form(request: Request, form_id: Id, session: SessionDep, posted: Editor) -> Response:
     """Save the editor's fields."""
     form = service.get(session=session, form_id=form_id)
     try:
-        service.update(
-            session=session,
-            form=form,
-            changes={
-                "name": name,
-                "recipient_list_id": parse_id(recipient_list_id, "recipient list"),
-                "title": title,
-                "intro": intro,
-                "button_label": button_label or "Subscribe",
-                "thank_you_text": thank_you_text,
-                "confirmed_text": confirmed_text,
-                "fields": [f for f in fields.replace(",", " ").split() if f],
-                "consent_codes": consent_codes or [],
-                "double_opt_in": double_opt_in == "on",
-                "accent_color": accent_color,
-                "font": font,
-                "radius": int(radius) if radius.isdigit() else -1,
-                "css_class": css_class.strip(),
-                "allowed_origins": allowed_origins,
-            },
-        )
+        service.update(session=session, form=form, changes=posted.changes())
     except TidingsError as exc:
         session.rollback()
         flash(request, str(exc), "error")
         return redirect(f"/forms/{form_id}")
     flash(request, "The form is saved; the preview shows it as visitors see it.")
     return redirect(f"/forms/{form_id}")
+
+
+@router.post("/forms/{form_id}/preview")
+def preview_form(request: Request, form_id: Id, session: SessionDep, posted: Editor) -> Response:
+    """The live preview: the hosted page as the editor's unsaved fields would make it
+    (nothing is saved), or what is wrong with them. An htmx fragment."""
+    form = service.get(session=session, form_id=form_id)
+    error, html = None, None
+    try:
+        draft, offered = service.preview(session=session, form=form, changes=posted.changes())
+        html = public.preview_html(request, draft, offered)
+    except TidingsError as exc:
+        error = str(exc)
+    return page(request, "admin_forms/_preview.html", {"form": form, "html": html, "error": error})
 
 
 @router.post("/forms/{form_id}/delete")

@@ -25,6 +25,7 @@ from tidings.errors import Invalid
 from tidings.forms import links, service, submissions, throttle
 from tidings.forms.models import Form, FormSubmission, SubmissionStatus
 from tidings.runtime import Runtime
+from tidings.tracking.classifier import Interaction
 from tidings.web.client import client_address
 from tidings.web.deps import RuntimeDep, SessionDep
 from tidings.web.pages import error_page, render
@@ -78,19 +79,38 @@ def _form_page(
     return render(
         request,
         "forms/form.html",
-        {
-            "form": form,
-            "theme": _theme(form),
-            "offered": offered,
-            "page_token": token,
-            "embed": embed,
-            "error": error,
-            "posted": posted or {},
-            "honeypot": HONEYPOT,
-        },
+        _form_context(form, offered, embed=embed, token=token, error=error, posted=posted),
         status_code=status_code,
         headers={"Content-Security-Policy": page_csp(form), "Cache-Control": "no-store"},
     )
+
+
+def _form_context(
+    form: Form,
+    offered: list[service.OfferedConsent],
+    *,
+    embed: bool,
+    token: str = "",
+    error: str | None = None,
+    posted: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "form": form,
+        "theme": _theme(form),
+        "offered": offered,
+        "page_token": token,
+        "embed": embed,
+        "error": error,
+        "posted": posted or {},
+        "honeypot": HONEYPOT,
+    }
+
+
+def preview_html(request: Request, form: Form, offered: list[service.OfferedConsent]) -> str:
+    """The hosted page of ``form`` as it would look (for the editor's live preview):
+    the embedded variant, without a page token (it cannot be posted)."""
+    response = render(request, "forms/form.html", _form_context(form, offered, embed=True))
+    return bytes(response.body).decode()
 
 
 def _find(session: SessionDep, public_id: str) -> Form | None:
@@ -125,16 +145,33 @@ def consent_text(request: Request, public_id: str, code_name: str, session: Sess
 
 
 def _request_origin(request: Request) -> str | None:
+    # An origin that is not one (``null`` from a sandboxed page, garbage) is "null":
+    # one no form allows, so such a post is refused.
     origin = request.headers.get("origin")
-    if origin and origin != "null":
-        return service.normalize_origin(origin)
-    if origin == "null":
-        return "null"
+    if origin:
+        return service.normalize_origin(origin) or "null"
     referer = request.headers.get("referer")
     if referer:
-        parts = urlsplit(referer)
-        return service.normalize_origin(f"{parts.scheme}://{parts.netloc}")
+        try:
+            parts = urlsplit(referer)
+        except ValueError:
+            return "null"  # not a URL: an origin no one allows
+        return service.normalize_origin(f"{parts.scheme}://{parts.netloc}") or "null"
     return None
+
+
+def _page_url(request: Request, runtime: Runtime, form: Form, origin: str | None) -> str:
+    """The page the form was filled in on: the hosted page (in an iframe too), else the
+    site's page from ``Referer`` (no query or fragment), else the site's origin."""
+    if origin is None or origin in own_origins(request, runtime):
+        return f"{runtime.base_url}/f/{form.public_id}"
+    try:
+        parts = urlsplit(request.headers.get("referer", ""))
+    except ValueError:
+        return origin
+    if service.normalize_origin(f"{parts.scheme}://{parts.netloc}") != origin:
+        return origin
+    return f"{origin}{parts.path}"[:500]
 
 
 def _cors(form: Form, origin: str | None) -> dict[str, str]:
@@ -233,7 +270,7 @@ async def post_form(
                 values=values,
                 ticked=ticked,
                 shown=shown,
-                page_url=None if origin in own_origins(request, runtime) else origin,
+                page_url=_page_url(request, runtime, form, origin),
             ),
         )
     except Invalid as exc:
@@ -321,8 +358,28 @@ def confirm(request: Request, token: str, session: SessionDep, runtime: RuntimeD
     if refused is not None:
         return refused
     assert submission is not None and form is not None
+    if _automated(request) and submission.status == SubmissionStatus.PENDING.value:
+        # A scanner that runs the page's script confirms no one (B7); it gets the page
+        # with its button and no script, so it does not post again and again.
+        return render(
+            request,
+            "forms/confirm.html",
+            {"form": form, "theme": _theme(form), "nonce": None},
+            headers={"Content-Security-Policy": page_csp(form), "Cache-Control": "no-store"},
+        )
     submissions.confirm(session=session, submission_id=submission.id)
     return _confirmed(request, form)
+
+
+def _automated(request: Request) -> bool:
+    """Whether the request is a machine's, by the tracking classifier's rules."""
+    interaction = Interaction(
+        kind="click",
+        method=request.method,
+        user_agent=request.headers.get("user-agent", ""),
+        ip=client_address(request),
+    )
+    return bool(request.app.state.classifier.classify(interaction).automated)
 
 
 def _confirmed(request: Request, form: Form) -> Response:

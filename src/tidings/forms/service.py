@@ -29,6 +29,7 @@ FONTS = {
     "mono": "ui-monospace, SFMono-Regular, Menlo, monospace",
 }
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _CSS_CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_\- ]{0,99}$")
 MAX_FIELDS = 20
 
@@ -140,6 +141,8 @@ def _theme(changes: dict[str, Any]) -> None:
 def _consent_ids(session: Session, codes: list[str]) -> list[int]:
     ids: list[int] = []
     for code in codes:
+        if not isinstance(code, str) or "\x00" in code or len(code) > 100:
+            raise Invalid("consent_codes: code names of consents")
         consent = consents.get_by_code(session=session, code_name=code, missing_ok=True)
         if consent is None:
             raise Invalid(f"consent_codes: there is no consent with code name {code!r}")
@@ -239,8 +242,8 @@ EDITABLE = (
 )
 
 
-def update(*, session: Session, form: Form, changes: dict[str, Any]) -> Form:
-    """Change a form; ``consent_codes``, ``fields`` and ``recipient_list_id`` included."""
+def _apply(session: Session, form: Form, changes: dict[str, Any]) -> list[int] | None:
+    """Check ``changes`` and set them on ``form``; the consent ids to offer, if changed."""
     changes = {k: v for k, v in changes.items() if v is not None}
     _theme(changes)
     if "name" in changes and not str(changes["name"]).strip():
@@ -251,16 +254,41 @@ def update(*, session: Session, form: Form, changes: dict[str, Any]) -> Form:
         ).id
     if "fields" in changes:
         form.fields = check_fields(changes["fields"])
+    consent_ids = None
     if "consent_codes" in changes:
-        _set_consents(session, form, _consent_ids(session, changes["consent_codes"]))
+        consent_ids = _consent_ids(session, changes["consent_codes"])
     if "allowed_origins" in changes:
         changes["allowed_origins"] = check_origins(changes["allowed_origins"])
     for key in EDITABLE:
         if key in changes:
             value = changes[key]
             setattr(form, key, value.strip() if isinstance(value, str) else value)
+    return consent_ids
+
+
+def update(*, session: Session, form: Form, changes: dict[str, Any]) -> Form:
+    """Change a form; ``consent_codes``, ``fields`` and ``recipient_list_id`` included."""
+    consent_ids = _apply(session, form, changes)
+    if consent_ids is not None:
+        _set_consents(session, form, consent_ids)
     session.flush()
     return form
+
+
+def preview(
+    *, session: Session, form: Form, changes: dict[str, Any]
+) -> tuple[Form, list[OfferedConsent]]:
+    """The form as ``changes`` would make it, with the consents it would offer, checked
+    as ``update`` checks them; nothing is written (the copy is not in the session)."""
+    copy = Form(**{c.key: getattr(form, c.key) for c in Form.__table__.columns})
+    consent_ids = _apply(session, copy, changes)
+    if consent_ids is None:
+        return copy, offered_consents(session=session, form=form)
+    rows = {c.id: c for c in session.scalars(select(Consent).where(Consent.id.in_(consent_ids)))}
+    return copy, [
+        OfferedConsent(consent=rows[i], text=consents.current_text(session=session, consent_id=i))
+        for i in consent_ids
+    ]
 
 
 def delete_form(*, session: Session, form: Form) -> None:
@@ -279,7 +307,7 @@ def get(*, session: Session, form_id: int) -> Form:
 
 def by_public_id(*, session: Session, public_id: str) -> Form | None:
     """The form a public URL names, if any."""
-    if not public_id or len(public_id) > 32:
+    if not _PUBLIC_ID.match(public_id):
         return None
     return session.scalars(select(Form).where(Form.public_id == public_id)).one_or_none()
 

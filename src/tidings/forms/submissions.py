@@ -184,6 +184,16 @@ def confirm(*, session: Session, submission_id: int) -> tuple[Confirmed, Form | 
         return Confirmed.GONE, None
     if submission.status != SubmissionStatus.PENDING.value:
         return Confirmed.ALREADY, form
+    sub = lists.subscription(
+        session=session, list_id=form.recipient_list_id, contact_id=submission.contact_id
+    )
+    if sub is not None and sub.status == SubscriptionStatus.SUBSCRIBED.value:
+        # Subscribed meanwhile (an earlier link of a second post, say): like a post by a
+        # subscribed contact, this changes nothing and sends no second welcome.
+        submission.status = SubmissionStatus.UNCHANGED.value
+        submission.values = None
+        session.flush()
+        return Confirmed.ALREADY, form
     _apply(session, form, submission)
     return Confirmed.CONFIRMED, form
 
@@ -207,6 +217,7 @@ def _apply(session: Session, form: Form, submission: FormSubmission) -> None:
             code_name=code_name,
             source=source,
             text_id=text_id,
+            source_url=submission.page_url,
         )
     if submission.values:
         names, custom = _split(submission.values)

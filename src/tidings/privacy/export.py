@@ -72,6 +72,7 @@ def export_contact(*, session: Session, contact_id: int) -> ContactExport:
                 text=text,
                 given_at=a.given_at,
                 source=a.source,
+                source_url=a.source_url,
                 revoked_at=a.revoked_at,
                 revoke_source=a.revoke_source,
             )

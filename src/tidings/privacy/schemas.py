@@ -16,6 +16,7 @@ class ExportedAgreement(BaseModel):
     text: str
     given_at: Timestamp
     source: str | None
+    source_url: str | None = None
     revoked_at: Timestamp | None
     revoke_source: str | None
 
