@@ -61,8 +61,8 @@ def inbox_ui(settings: Settings) -> Iterator[Ui]:
     """The whole app as the embedded mode runs it: its built-in mail catcher (the Inbox,
     where messages are read and their links clicked), in-process workers and an admin."""
     from tidings.assembly.app import create_app
+    from tidings.assembly.bootstrap import ensure_defaults
     from tidings.auth.service import create_user
-    from tidings.db.bootstrap import ensure_defaults
     from tidings.mailcatcher.server import free_port
 
     port = free_port()
