@@ -133,6 +133,7 @@ NO_CONTACT_CHANGE: dict[Key, str] = {
     ("POST", "/forms"): "form definitions",
     ("POST", "/forms/{form_id}"): "form definitions",
     ("POST", "/forms/{form_id}/delete"): "form definitions (submissions go with the form)",
+    ("POST", "/forms/{form_id}/preview"): "nothing: renders the unsaved form",
     ("POST", "/contact-groups/preview"): "counts only",
     ("POST", "/contact-groups/builder"): "renders only",
     ("POST", "/contact-groups/{group_id}/rename"): "the group's name",
