@@ -276,3 +276,26 @@ def test_a_mailout_sends_each_recipient_the_message_it_would_get_alone(
         assert received.message["Subject"] == by_itself.message["Subject"]
         for part in ("html", "plain"):
             assert received.part(part) == by_itself.part(part), (address, part)
+
+
+def test_the_choices_of_a_page_are_read_whether_its_ids_run_on_or_are_spread(
+    runtime: Runtime,
+) -> None:
+    with runtime.session() as session:
+        w = world.build(session, consenting=3, anonymous=3)
+        email = emails.get(session=session, email_id=w.email_id)
+        emails.update(session=session, email=email, changes={"html": HTML, "widgets": WIDGETS})
+        mailout_id = start_mailout(session=session, email_id=w.email_id).id
+        variants.choose_for_mailout(
+            session, mailout_id=mailout_id, email_id=w.email_id, widgets=email.widgets or {}
+        )
+        ids = sorted(session.scalars(select(Delivery.id).where(Delivery.mailout_id == mailout_id)))
+        every = variants.chosen(session, ids)
+        # A run, a run with a gap (both read as a range), the ends alone (spread: read
+        # by id), one, none.
+        for asked in (ids[1:4], [ids[1], ids[3]], [ids[0], ids[-1]], [ids[2]], []):
+            expected = {d: every[d] for d in asked if d in every}
+            assert variants.chosen(session, asked) == expected, asked
+    # Every non-default choice is there: hero for the three who agree to tracking (P2
+    # by name), offer for the three who do not.
+    assert sum(len(c) for c in every.values()) == 6
