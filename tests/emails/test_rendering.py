@@ -7,8 +7,10 @@ import re
 from typing import Any
 
 import pytest
+from jinja2 import Template
 
 from tidings.emails import links, rendering
+from tidings.emails.sandbox import BoundedTemplate, TemplateLimitError
 from tidings.errors import Invalid
 
 TRACKED = re.compile(r"https://t\.example/c/(\d+)")
@@ -259,3 +261,21 @@ def test_templates_render_many_recipients_independently() -> None:
         ("Hi P1", "https://example.com/u/1", 4),
         ("Hi P2", "https://example.com/u/2", 4),
     ]
+
+
+def test_a_template_sees_the_same_globals_and_variables_as_with_jinja_alone() -> None:
+    """Contexts built from globals read once hold what Jinja's own would: the
+    environment's bounded globals, the template's own, the variables over both."""
+    source = "{{ range(3)|list }} {{ extra }} {{ shadowed }} {{ contact.first_name }}"
+    template = rendering._HTML_ENV.from_string(source, globals={"extra": 1, "shadowed": "g"})
+    assert isinstance(template, BoundedTemplate)
+    variables = {"contact": {"first_name": "<P>"}, "shadowed": "v"}
+    # Twice: the second render reuses what the first read.
+    ours = [template.new_context(dict(variables)).get_all() for _ in range(2)]
+    jinjas = Template.new_context(template, dict(variables)).get_all()
+    assert ours[0] == ours[1] == jinjas
+    assert template.render(variables) == "[0, 1, 2] 1 v &lt;P&gt;"
+    assert template.render() == "[0, 1, 2] 1 g "
+    # The environment's range is the bounded one.
+    with pytest.raises(TemplateLimitError):
+        rendering._HTML_ENV.from_string("{{ range(n)|length }}").render(n=10**6)

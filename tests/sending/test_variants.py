@@ -12,19 +12,22 @@ from sqlalchemy import select
 
 from tests.support import world
 from tests.support.people import PERSON
-from tests.support.smtp import SmtpServer, SmtpSink
+from tests.support.smtp import Received, SmtpServer, SmtpSink
 from tidings.assembly.app import create_app
 from tidings.assembly.bootstrap import ensure_defaults
 from tidings.config import Settings
 from tidings.contacts import service as contacts
+from tidings.db.base import utcnow
 from tidings.emails import rendering
 from tidings.emails import service as emails
 from tidings.emails import variants as email_variants
 from tidings.runtime import Runtime
 from tidings.sending import variants
+from tidings.sending.compose import Composer, Recipient
 from tidings.sending.models import Delivery, DeliveryVariant
 from tidings.sending.runner import MailoutRunner
 from tidings.sending.service import start_mailout
+from tidings.sending.specs import load_spec
 from tidings.stats import service as stats_service
 from tidings.tracking.variant_stats import variant_statistics
 
@@ -187,3 +190,112 @@ def test_a_mailout_chooses_set_based_records_and_sends_each_variant(settings: Se
             assert marker in html and marker in text, (address, marker)
         for marker in every - set(shown):
             assert marker not in html, (address, marker)
+
+
+ALONE_WIDGETS: dict[str, Any] = {
+    **WIDGETS,
+    "greet": {
+        "html": "<p>Hi {{ contact.first_name }} "
+        '<a href="https://e.com/me/{{ contact.id }}">me</a></p>',
+        "variants": [
+            {
+                "condition": {
+                    "any": [
+                        {"type": "field", "field": "first_name", "op": "eq", "value": "P1"},
+                        {"type": "field", "field": "first_name", "op": "eq", "value": "P4"},
+                    ]
+                },
+                "html": '<p>Welcome back {{ contact.first_name }} <a href="https://e.com/back">back</a></p>',
+            },
+            {
+                "condition": {"all": [TRACKING, {"not": NAMED_P2}]},
+                "html": "<p>Tracked {{ contact.email }}</p>",
+            },
+        ],
+    },
+}
+
+
+def test_a_mailout_sends_each_recipient_the_message_it_would_get_alone(
+    settings: Settings,
+) -> None:
+    """The variants chosen set-based for the whole mailout and the templates compiled
+    once per mailout give every recipient exactly the message composed for that
+    contact alone (variants chosen for the one contact with the Python back end)."""
+    sink = SmtpSink()
+    with SmtpServer(sink) as server:
+        runtime = Runtime(settings.model_copy(update={"smtp_url": server.url}))
+        try:
+            with runtime.session() as session:
+                ensure_defaults(session)
+                w = world.build(session, consenting=3, anonymous=3)
+                email = emails.get(session=session, email_id=w.email_id)
+                emails.update(
+                    session=session,
+                    email=email,
+                    changes={
+                        "html": HTML + '{{ widget("greet") }}',
+                        "widgets": ALONE_WIDGETS,
+                    },
+                )
+                mailout_id = start_mailout(session=session, email_id=w.email_id).id
+            assert MailoutRunner(runtime).run(mailout_id) == "finished"
+            alone: dict[str, tuple[Any, dict[str, int]]] = {}
+            with runtime.session() as session:
+                email = emails.get(session=session, email_id=w.email_id)
+                composer = Composer(load_spec(session, email, runtime=runtime))
+                deliveries = session.execute(
+                    select(Delivery.id, Delivery.contact_id).where(
+                        Delivery.mailout_id == mailout_id
+                    )
+                ).all()
+                for delivery_id, contact_id in deliveries:
+                    assert contact_id is not None
+                    contact = contacts.get(session=session, contact_id=contact_id)
+                    picked = email_variants.choose(session, email.widgets or {}, contact_id)
+                    view = rendering.contact_view(
+                        contact_id=contact.id,
+                        email=contact.email,
+                        first_name=contact.first_name,
+                        last_name=contact.last_name,
+                        fields=contact.fields,
+                    )
+                    composed = composer.compose(
+                        Recipient(delivery_id, view, picked or None), utcnow()
+                    )
+                    alone[contact.email] = (composed, picked)
+        finally:
+            runtime.close()
+    assert len(alone) == 6
+    # Between them the recipients got every variant of greet and its default.
+    assert {picked.get("greet") for _, picked in alone.values()} == {None, 0, 1}
+    for address, (composed, _) in alone.items():
+        [received] = sink.to(address)
+        by_itself = Received(composed.mail_from, [address], composed.data)
+        assert received.mail_from == composed.mail_from
+        assert received.message["Subject"] == by_itself.message["Subject"]
+        for part in ("html", "plain"):
+            assert received.part(part) == by_itself.part(part), (address, part)
+
+
+def test_the_choices_of_a_page_are_read_whether_its_ids_run_on_or_are_spread(
+    runtime: Runtime,
+) -> None:
+    with runtime.session() as session:
+        w = world.build(session, consenting=3, anonymous=3)
+        email = emails.get(session=session, email_id=w.email_id)
+        emails.update(session=session, email=email, changes={"html": HTML, "widgets": WIDGETS})
+        mailout_id = start_mailout(session=session, email_id=w.email_id).id
+        variants.choose_for_mailout(
+            session, mailout_id=mailout_id, email_id=w.email_id, widgets=email.widgets or {}
+        )
+        ids = sorted(session.scalars(select(Delivery.id).where(Delivery.mailout_id == mailout_id)))
+        every = variants.chosen(session, ids)
+        # A run, a run with a gap (both read as a range), the ends alone (spread: read
+        # by id), one, none.
+        for asked in (ids[1:4], [ids[1], ids[3]], [ids[0], ids[-1]], [ids[2]], []):
+            expected = {d: every[d] for d in asked if d in every}
+            assert variants.chosen(session, asked) == expected, asked
+    # Every non-default choice is there: hero for the three who agree to tracking (P2
+    # by name), offer for the three who do not.
+    assert sum(len(c) for c in every.values()) == 6

@@ -186,11 +186,15 @@ def _widget_function(widgets: dict[str, CompiledWidget], *, html: bool) -> Calla
         found = widgets.get(key) if isinstance(key, str) else None
         if found is None:
             raise TemplateRuntimeError(f"widget {str(key)[:80]!r} is not defined")
-        variables = {name: value for name, value in context.get_all().items() if name != "widget"}
+        # The caller's variables, but the widget's own ``widget`` (no nesting).
+        variables = dict(context.get_all())
+        variables.pop("widget", None)
         template = _pick(found, str(key), html)
+        env = template.environment
+        rendered = env.concat(template.root_render_func(template.new_context(variables)))
         if html:
-            return Markup(template.render(variables))  # noqa: S704 - rendered autoescaped
-        return template.render(variables)
+            return Markup(rendered)  # noqa: S704 - rendered autoescaped
+        return rendered
 
     return widget
 

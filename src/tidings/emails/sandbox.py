@@ -21,14 +21,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
 from string import Formatter
 from typing import Any, cast
 
-from jinja2 import nodes
+from jinja2 import Template, nodes
 from jinja2.runtime import Context, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
@@ -328,10 +328,42 @@ class _Bounds(NodeTransformer):
         return self._call("bounded_concat", [flag, *node.nodes], node.lineno)
 
 
+class BoundedTemplate(Template):
+    """A template whose globals are read once, not on every render.
+
+    Jinja copies a template's globals (a chain of its own and the environment's) into
+    each new context, walking the chain every time; a message renders several
+    templates, and each widget it places is one more. Here they are copied into one
+    dictionary on the first render and that is reused: the environment's globals are
+    set when it is made and a template's when it is compiled, neither changes after.
+    """
+
+    _flat_globals: dict[str, Any] | None = None
+
+    def new_context(
+        self,
+        vars: dict[str, Any] | None = None,
+        shared: bool = False,
+        locals: Mapping[str, Any] | None = None,
+    ) -> Context:
+        """A context of the globals and ``vars``, as Jinja's own (``shared`` or
+        ``locals``: Jinja's own)."""
+        if shared or locals:
+            return super().new_context(vars, shared, locals)
+        flat = self._flat_globals
+        if flat is None:
+            flat = self._flat_globals = dict(self.globals)
+        parent = {**flat, **vars} if vars else dict(flat)
+        return self.environment.context_class(
+            self.environment, parent, self.name, self.blocks, globals=flat
+        )
+
+
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with the bounds above."""
 
     intercepted_binops = frozenset({"+", "-", "*", "/", "//", "%", "**"})
+    template_class = BoundedTemplate
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -402,6 +434,7 @@ __all__ = [
     "MAX_SECONDS",
     "MAX_TEXT",
     "BoundedSandbox",
+    "BoundedTemplate",
     "Budget",
     "TemplateLimitError",
     "current_budget",

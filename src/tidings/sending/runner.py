@@ -200,10 +200,14 @@ class MailoutRunner:
                 email = session.get(Email, mailout.email_id)
                 assert email is not None
                 spec = load_spec(session, email, runtime=self.runtime)
-                variants.choose_for_mailout(
-                    session, mailout_id=mailout_id, email_id=email.id, widgets=email.widgets or {}
-                )
+                widgets = dict(email.widgets or {})
             with self._render_pool(mailout_id, spec) as pool:
+                # The render processes start up (an interpreter each) while the
+                # variants are chosen: neither waits for the other.
+                with self.runtime.session() as session:
+                    variants.choose_for_mailout(
+                        session, mailout_id=mailout_id, email_id=spec.email_id, widgets=widgets
+                    )
                 # Each pass sends what is due; a temporary failure makes a delivery
                 # due again after its backoff, and gives up after the last retry.
                 # The bound only guards against deliveries that never change state.

@@ -69,18 +69,29 @@ def choose_for_mailout(
 
 def chosen(session: Session, delivery_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """The variants recorded for these deliveries: ``{delivery: {widget: index}}``
-    (defaults left out)."""
+    (defaults left out).
+
+    A runner's page is a run of consecutive delivery ids: read as a range of the
+    primary key rather than hundreds of bound parameters, unless the ids are spread
+    (a retry pass), where the range would read far more rows than asked for.
+    """
     if not delivery_ids:
         return {}
+    wanted = set(delivery_ids)
+    low, high = min(wanted), max(wanted)
+    where = (
+        DeliveryVariant.delivery_id.between(low, high)
+        if high - low < 2 * len(wanted)
+        else DeliveryVariant.delivery_id.in_(sorted(wanted))
+    )
     result: dict[int, dict[str, int]] = {}
     rows = session.execute(
         select(DeliveryVariant.delivery_id, DeliveryVariant.widget, DeliveryVariant.variant).where(
-            DeliveryVariant.delivery_id.in_(list(delivery_ids)),
-            DeliveryVariant.variant.is_not(None),
+            where, DeliveryVariant.variant.is_not(None)
         )
     )
     for delivery_id, widget, variant in rows:
-        if variant is not None:
+        if variant is not None and delivery_id in wanted:
             result.setdefault(delivery_id, {})[widget] = variant
     return result
 
