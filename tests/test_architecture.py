@@ -3,9 +3,8 @@
 A module may import its own package, any package on a lower layer and the kit; never a
 package on its own layer or above. The check reads every ``import`` in ``src/tidings``
 (inside functions and ``TYPE_CHECKING`` blocks too) with ``ast``; nothing is imported.
-The known uphill imports are listed in ``EXCEPTIONS``, each with why it is there and
-how it goes away; an exception that no longer matches anything fails the test too, so
-the list only shrinks.
+``EXCEPTIONS`` is empty and meant to stay so: an entry would need why it is there and
+how it goes away, and an exception that no longer matches anything fails the test.
 """
 
 from __future__ import annotations
@@ -78,17 +77,7 @@ class Allowed:
         )
 
 
-EXCEPTIONS: tuple[Allowed, ...] = (
-    Allowed(
-        "tidings.groups.admin_builder",
-        "tidings.emails.models",
-        "the group builder "
-        "offers links of an email for `clicked_email`; goes away when the kind's target "
-        "brings its own choices (the `clicked_email` kind in conditions, reading the "
-        "`links` table by name) and the builder asks it; not now: groups/admin_builder.py "
-        "is being edited in parallel",
-    ),
-)
+EXCEPTIONS: tuple[Allowed, ...] = ()
 
 
 def module_name(path: Path, root: Path) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, String, column, select, table
+from sqlalchemy import BigInteger, Integer, String, Text, column, select, table
 from sqlalchemy.orm import Session
 
 from tidings.consent.models import Consent
@@ -22,6 +22,9 @@ from tidings.lists.models import RecipientList
 # The emails table, named rather than imported: emails use conditions (widget
 # variants), so the condition language sits below the emails package.
 _emails = table("emails", column("id", BigInteger), column("name", String))
+_links = table(
+    "links", column("email_id", BigInteger), column("position", Integer), column("url", Text)
+)
 
 # (value, label) pairs of a select.
 Choices = list[tuple[str, str]]
@@ -64,6 +67,21 @@ def _email_choices(session: Session, exclude: Any) -> Choices:
     ).all()
     seen = Counter(name for _, name in emails)
     return [(str(eid), name if seen[name] == 1 else f"{name} (#{eid})") for eid, name in emails]
+
+
+def email_links(session: Session, email_id: int) -> Choices:
+    """An email's link URLs to pick from (``clicked_email``'s link select), each once,
+    labelled with its positions."""
+    positions: dict[str, list[int]] = {}
+    for position, url in session.execute(
+        select(_links.c.position, _links.c.url)
+        .where(_links.c.email_id == email_id)
+        .order_by(_links.c.position)
+    ):
+        positions.setdefault(url, []).append(position)
+    return [
+        (url, f"#{', #'.join(str(p) for p in found)} · {url}") for url, found in positions.items()
+    ]
 
 
 def _list_names(session: Session, keys: Collection[Any]) -> dict[Any, str]:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from tidings.conditions import KINDS, parse
 from tidings.conditions.builder import VALUE_TYPES
+from tidings.conditions.targets import email_links
 from tidings.errors import Conflict, Invalid, TidingsError
 from tidings.groups import service
 from tidings.groups.admin_builder import (
@@ -23,7 +24,6 @@ from tidings.groups.admin_builder import (
     MAX_CONDITION_TEXT,
     ROOT,
     Row,
-    email_links,
     error_row,
     fits_builder,
     kinds_json,

@@ -17,12 +17,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tidings.conditions import KINDS, is_group
 from tidings.conditions.builder import VALUE_TYPES, node_of, values_of
-from tidings.emails.models import Link
+from tidings.conditions.targets import email_links
 from tidings.errors import Invalid
 from tidings.values import parse_id
 
@@ -235,18 +234,6 @@ class Choices:
 
     options: dict[str, list[tuple[str, str]]]
     links: dict[str, list[tuple[str, str]]]
-
-
-def email_links(session: Session, email_id: int) -> list[tuple[str, str]]:
-    """An email's link URLs to pick from, each once, labelled with its positions."""
-    positions: dict[str, list[int]] = {}
-    for position, url in session.execute(
-        select(Link.position, Link.url).where(Link.email_id == email_id).order_by(Link.position)
-    ):
-        positions.setdefault(url, []).append(position)
-    return [
-        (url, f"#{', #'.join(str(p) for p in found)} · {url}") for url, found in positions.items()
-    ]
 
 
 def load_choices(
