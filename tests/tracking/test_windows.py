@@ -19,7 +19,7 @@ from tidings.db.base import utcnow
 from tidings.jobs import registry
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery, Mailout
-from tidings.sending.tokens import _varint
+from tidings.sending.tokens import varint
 from tidings.tracking.models import CountingWindow, TrackingEvent, UniqueMarker
 from tidings.tracking.windows import CountingWindows
 from tidings.tracking.writer import EventWriter
@@ -129,7 +129,7 @@ def _brute_force(runtime: Runtime) -> set[tuple[int, int]]:
     found = set()
     for key in keys:
         for delivery in deliveries:
-            for message in (delivery.to_bytes(8, "big"), b"k" + _varint(delivery)):
+            for message in (delivery.to_bytes(8, "big"), b"k" + varint(delivery)):
                 value = hmac.new(key, message, hashlib.sha256).digest()[:16]
                 if value in markers:
                     found.add((delivery, markers[value]))

@@ -28,7 +28,8 @@ PREFERENCES = b"p"
 CONFIRM = b"f"
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """``value`` as a little-endian base-128 varint (7 bits a byte)."""
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -40,7 +41,8 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _read_varints(data: bytes) -> list[int] | None:
+def read_varints(data: bytes) -> list[int] | None:
+    """The varints ``data`` holds, or None when it is not a whole run of them."""
     values: list[int] = []
     value = shift = 0
     for byte in data:
@@ -80,7 +82,7 @@ class TokenSigner:
 
     def make(self, purpose: bytes, delivery_id: int, link_id: int = 0) -> str:
         """A token for ``purpose`` about one delivery (and link)."""
-        payload = _varint(delivery_id) + _varint(link_id)
+        payload = varint(delivery_id) + varint(link_id)
         raw = payload + self._sign(purpose, payload)
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
@@ -94,7 +96,7 @@ class TokenSigner:
         payload, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
         if not hmac.compare_digest(signature, self._sign(purpose, payload)):
             return None
-        values = _read_varints(payload)
+        values = read_varints(payload)
         if values is None or len(values) != 2:
             return None
         return TokenData(delivery_id=values[0], link_id=values[1])

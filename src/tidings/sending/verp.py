@@ -16,36 +16,14 @@ import hmac
 import re
 from typing import TYPE_CHECKING
 
+from tidings.sending.tokens import read_varints, varint
+
 if TYPE_CHECKING:
     from tidings.runtime import Runtime
 
 LOCAL_PREFIX = "bounces+"
 SIGNATURE_BYTES = 10
 _TOKEN = re.compile(r"[a-z2-7]{16,40}")
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _read_varint(data: bytes) -> int | None:
-    value = shift = 0
-    for index, byte in enumerate(data):
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value if index == len(data) - 1 else None
-        shift += 7
-        if shift > 63:
-            return None
-    return None
 
 
 class ReturnPaths:
@@ -63,7 +41,7 @@ class ReturnPaths:
 
     def token(self, delivery_id: int) -> str:
         """The signed token naming one delivery."""
-        payload = _varint(delivery_id)
+        payload = varint(delivery_id)
         raw = payload + self._sign(payload)
         return base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
@@ -87,7 +65,8 @@ class ReturnPaths:
         payload, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
         if not hmac.compare_digest(signature, self._sign(payload)):
             return None
-        return _read_varint(payload)
+        values = read_varints(payload)
+        return values[0] if values is not None and len(values) == 1 else None
 
     def read_address(self, address: str) -> int | None:
         """The delivery id of a ``bounces+<token>@...`` address, else None. Any domain
