@@ -154,12 +154,23 @@ def api_key(runtime: Runtime) -> str:
 
 
 @pytest.fixture
+def tracking_writer() -> str:
+    """The tracking writer ``live`` runs when a test does not choose one: the process
+    `tidings serve` starts. The admin UI's tests take the thread (tests/web/conftest.py):
+    what they show does not depend on it, and it starts in no time."""
+    return "process"
+
+
+@pytest.fixture
 def live(
-    request: pytest.FixtureRequest, settings: Settings, smtp_sink: SmtpSink
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    smtp_sink: SmtpSink,
+    tracking_writer: str,
 ) -> Iterator[tuple[Runtime, LiveServer]]:
     """The whole app over real HTTP with in-process workers, sending to ``smtp_sink``;
-    tracking events go through the writer process unless the test asks (indirect
-    parameter) for ``"thread"``."""
+    tracking events go through ``tracking_writer`` unless the test asks (indirect
+    parameter) for ``"process"`` or ``"thread"``."""
     from tidings.assembly.app import create_app
     from tidings.mailcatcher.server import free_port
 
@@ -170,7 +181,7 @@ def live(
             "base_url": f"http://127.0.0.1:{port}",
             "mailout_recovery_interval": 0.2,
             "smtp_connections": 2,
-            "tracking_writer": getattr(request, "param", "process"),
+            "tracking_writer": getattr(request, "param", tracking_writer),
         }
     )
     rt = Runtime(live_settings)

@@ -46,6 +46,12 @@ class Ui:
 
 
 @pytest.fixture
+def tracking_writer() -> str:
+    """The admin UI's tests run the tracking writer as a thread (see tests/conftest.py)."""
+    return "thread"
+
+
+@pytest.fixture
 def ui(live: tuple[Runtime, LiveServer], smtp_sink: SmtpSink) -> Ui:
     """The live app with an admin user."""
     from tidings.auth.service import create_user
