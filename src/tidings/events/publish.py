@@ -16,9 +16,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, event, insert, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tidings.db.base import utcnow
+from tidings.db.session import TransactionScoped, outermost
 from tidings.events.models import OutboxEvent
 from tidings.events.types import EventType, JsonValue
 
@@ -51,12 +52,10 @@ def publish_many(
     rows: list[_Row] = [(EventType(kind), now, json_safe(data)) for kind, data in events]
     if not rows:
         return
-    pending: list[_Row] | None = session.info.get(PENDING_KEY)
-    if pending is None:
-        pending = []
-        session.info[PENDING_KEY] = pending
-        _hook(session)
-    pending.extend(rows)
+    _hook(session)
+    pending = TransactionScoped(session, PENDING_KEY)
+    for row in rows:
+        pending.add(row)
 
 
 def json_safe(data: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
@@ -102,9 +101,13 @@ def _hook(session: Session) -> None:
         return
     session.info[HOOKED_KEY] = True
 
+    # A savepoint's release fires before_commit and after_commit too: the rows are
+    # written, and the dispatcher woken, only by the outermost commit.
     @event.listens_for(session, "before_commit")
     def _write(sess: Session) -> None:
-        rows: list[_Row] = sess.info.pop(PENDING_KEY, None) or []
+        if not outermost(sess):
+            return
+        rows: list[_Row] = TransactionScoped(sess, PENDING_KEY).take()
         if rows:
             # The caller's own writes first: nothing may wait for a row lock while
             # the outbox lock is held.
@@ -113,6 +116,9 @@ def _hook(session: Session) -> None:
 
     @event.listens_for(session, "after_commit")
     def _wake(sess: Session) -> None:
+        if not outermost(sess):
+            TransactionScoped(sess, PENDING_KEY).released()
+            return
         if sess.info.pop(PUBLISHED_KEY, False):
             runtime: Runtime | None = sess.info.get("runtime")
             if runtime is not None:
@@ -122,8 +128,15 @@ def _hook(session: Session) -> None:
 
     @event.listens_for(session, "after_rollback")
     def _drop(sess: Session) -> None:
-        sess.info.pop(PENDING_KEY, None)
-        sess.info.pop(PUBLISHED_KEY, None)
+        TransactionScoped(sess, PENDING_KEY).rolled_back()
+        if outermost(sess):
+            sess.info.pop(PUBLISHED_KEY, None)
+
+    @event.listens_for(session, "after_transaction_end")
+    def _end(sess: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # the outermost: nothing outlives it
+            sess.info.pop(PENDING_KEY, None)
+            sess.info.pop(PUBLISHED_KEY, None)
 
 
 def forget_contact(session: Session, contact_id: int) -> None:
