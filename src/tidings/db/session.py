@@ -135,6 +135,30 @@ class TransactionScoped:
         """Everything collected, emptied (for the outermost commit)."""
         return [entry[1] for entry in self.session.info.pop(self.key, [])]
 
+    def hook(self) -> None:
+        """Follow the session's savepoints and transactions for this key (once per
+        session): what is not taken by the outermost commit is dropped when the
+        outermost transaction ends."""
+        hooked = self.session.info.setdefault("scoped_hooked", set())
+        if self.key in hooked:
+            return
+        hooked.add(self.key)
+        key = self.key
+
+        @event.listens_for(self.session, "after_commit")
+        def _released(sess: Session) -> None:
+            if not outermost(sess):
+                TransactionScoped(sess, key).released()
+
+        @event.listens_for(self.session, "after_rollback")
+        def _dropped(sess: Session) -> None:
+            TransactionScoped(sess, key).rolled_back()
+
+        @event.listens_for(self.session, "after_transaction_end")
+        def _ended(sess: Session, transaction: SessionTransaction) -> None:
+            if transaction.parent is None:
+                sess.info.pop(key, None)
+
 
 AFTER_COMMIT_KEY = "after_commit"
 

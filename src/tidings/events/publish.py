@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from tidings.db.base import utcnow
 from tidings.db.session import TransactionScoped, outermost
+from tidings.events.listen import NOTIFY
 from tidings.events.models import OutboxEvent
 from tidings.events.types import EventType, JsonValue
 
@@ -90,9 +91,13 @@ def insert_now(session: Session, rows: list[_Row]) -> None:
     outbox lock on PostgreSQL (held until the transaction ends)."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
         session.execute(text(LOCK_OUTBOX))
     session.execute(insert(OutboxEvent), outbox_rows(rows))
+    if postgresql:
+        # Delivered at the commit, to every process's listener (events.listen).
+        session.execute(text(NOTIFY))
     session.info[PUBLISHED_KEY] = True
 
 
