@@ -359,7 +359,7 @@ def _claim(batcher: ClaimBatcher, delivery_id: int, destinations: dict[int, str]
 
 
 def _load(
-    session: Session, runtime: Runtime, delivery: Delivery | None, specs: dict[int, Any]
+    session: Session, runtime: Runtime, delivery: Delivery | None, specs: dict[int, Composer]
 ) -> _Ready | str:
     """A pending single message ready to send, or its status when there is nothing
     to send (the caller's transaction records a skip)."""
@@ -373,9 +373,9 @@ def _load(
         return delivery.status
     email = session.get(Email, delivery.email_id)
     assert email is not None
-    spec = specs.get(email.id)
-    if spec is None:
-        spec = specs[email.id] = load_spec(session, email, runtime=runtime)
+    composer = specs.get(email.id)
+    if composer is None:  # its templates compiled once per email and batch
+        composer = specs[email.id] = Composer(load_spec(session, email, runtime=runtime))
     view = _view(contact)
     chosen = variants.choose_for_delivery(
         session,
@@ -394,10 +394,10 @@ def _load(
     return _Ready(
         runtime,
         delivery_id,
-        lambda: Composer(spec).compose(
+        lambda: composer.compose(
             Recipient(delivery_id, view, chosen or None), utcnow(), extra=extra
         ),
-        spec.sender_address,
+        composer.spec.sender_address,
     )
 
 
@@ -413,7 +413,7 @@ def deliver_single(runtime: Runtime, delivery_id: int) -> str:
 def prepare_many(runtime: Runtime, delivery_ids: list[int]) -> dict[int, single_pool.Work | str]:
     """Load the messages of ``delivery_ids`` in one transaction (the pool's ``Prepare``)."""
     ready: dict[int, single_pool.Work | str] = {}
-    specs: dict[int, Any] = {}
+    specs: dict[int, Composer] = {}
     with runtime.session() as session:
         rows = session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))).all()
         # Their contacts and emails in one query each; held here, so that ``_load``
