@@ -29,7 +29,7 @@ from tidings.automation.models import (
     Recurrence,
     RunStatus,
 )
-from tidings.automation.step_kinds.base import Action, Outcome, StepRun
+from tidings.automation.step_kinds.base import NEXT, Action, Outcome, StepRun
 from tidings.automation.step_kinds.registry import STEPS
 from tidings.db.base import utcnow
 from tidings.db.upsert import insert_for
@@ -367,18 +367,12 @@ def resume(session: Session, run_id: int, now: datetime | None = None) -> bool:
     automation = session.get(Automation, run.automation_id)
     assert automation is not None
     definition = definition_of(automation)
-    if definition.step(run.step_id) is None:
+    waited = definition.step(run.step_id)
+    if waited is None:
         _fail(run, now, f"step {run.step_id!r} is no longer in the process")
         return True
-    target = definition.following(str(run.step_id))
-    if target is None:
-        _finish(run, now)
-        return True
-    if definition.step(target) is None:
-        _fail(run, now, f"step {target!r} is no longer in the process")
-        return True
-    _enter(session, automation.id, run, definition, target, now)
-    advance(session, automation.id, definition, run, now)
+    if _move(session, automation.id, definition, run, waited, NEXT, now):
+        advance(session, automation.id, definition, run, now)
     return True
 
 
