@@ -16,6 +16,7 @@ no open pixel, and nothing about it is counted or recorded as an interaction.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from tidings.errors import Invalid, NotFound
 from tidings.runtime import Runtime
 from tidings.sending import gate, single_pool, variants
 from tidings.sending.claims import ClaimBatcher, ClaimFailed
-from tidings.sending.compose import Composer, Outgoing, Recipient
+from tidings.sending.compose import Composer, MailoutSpec, Outgoing, Recipient
 from tidings.sending.failures import record_failure
 from tidings.sending.models import Delivery, DeliveryStatus, TestSend
 from tidings.sending.ratelimit import limiter_for
@@ -358,8 +359,30 @@ def _claim(batcher: ClaimBatcher, delivery_id: int, destinations: dict[int, str]
         return False
 
 
+class _Composers:
+    """Each email's templates compiled once per batch, on first use: outside the
+    loading transaction (on SQLite it holds the write lock)."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, Composer] = {}
+        self._lock = threading.Lock()
+
+    def compose(
+        self, spec: MailoutSpec, recipient: Recipient, extra: dict[str, Any] | None
+    ) -> Outgoing:
+        with self._lock:
+            composer = self._made.get(spec.email_id)
+            if composer is None:
+                composer = self._made[spec.email_id] = Composer(spec)
+        return composer.compose(recipient, utcnow(), extra=extra)
+
+
 def _load(
-    session: Session, runtime: Runtime, delivery: Delivery | None, specs: dict[int, Composer]
+    session: Session,
+    runtime: Runtime,
+    delivery: Delivery | None,
+    specs: dict[int, MailoutSpec],
+    composers: _Composers,
 ) -> _Ready | str:
     """A pending single message ready to send, or its status when there is nothing
     to send (the caller's transaction records a skip)."""
@@ -373,9 +396,9 @@ def _load(
         return delivery.status
     email = session.get(Email, delivery.email_id)
     assert email is not None
-    composer = specs.get(email.id)
-    if composer is None:  # its templates compiled once per email and batch
-        composer = specs[email.id] = Composer(load_spec(session, email, runtime=runtime))
+    spec = specs.get(email.id)
+    if spec is None:
+        spec = specs[email.id] = load_spec(session, email, runtime=runtime)
     view = _view(contact)
     chosen = variants.choose_for_delivery(
         session,
@@ -394,17 +417,15 @@ def _load(
     return _Ready(
         runtime,
         delivery_id,
-        lambda: composer.compose(
-            Recipient(delivery_id, view, chosen or None), utcnow(), extra=extra
-        ),
-        composer.spec.sender_address,
+        lambda: composers.compose(spec, Recipient(delivery_id, view, chosen or None), extra),
+        spec.sender_address,
     )
 
 
 def deliver_single(runtime: Runtime, delivery_id: int) -> str:
     """Send one pending single message; its status afterwards."""
     with runtime.session() as session:
-        ready = _load(session, runtime, session.get(Delivery, delivery_id), {})
+        ready = _load(session, runtime, session.get(Delivery, delivery_id), {}, _Composers())
     if isinstance(ready, str):
         return ready
     return ready.send()
@@ -413,7 +434,8 @@ def deliver_single(runtime: Runtime, delivery_id: int) -> str:
 def prepare_many(runtime: Runtime, delivery_ids: list[int]) -> dict[int, single_pool.Work | str]:
     """Load the messages of ``delivery_ids`` in one transaction (the pool's ``Prepare``)."""
     ready: dict[int, single_pool.Work | str] = {}
-    specs: dict[int, Composer] = {}
+    specs: dict[int, MailoutSpec] = {}
+    composers = _Composers()
     with runtime.session() as session:
         rows = session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))).all()
         # Their contacts and emails in one query each; held here, so that ``_load``
@@ -425,7 +447,7 @@ def prepare_many(runtime: Runtime, delivery_ids: list[int]) -> dict[int, single_
         ]
         for delivery in rows:
             try:
-                loaded = _load(session, runtime, delivery, specs)
+                loaded = _load(session, runtime, delivery, specs, composers)
             except Exception:
                 log.exception("could not load single message %s", delivery.id)
                 loaded = "pending"
