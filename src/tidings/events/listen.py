@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "tidings_events"
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', '')"
-WAIT_SECONDS = 1.0  # how long one wait for notifications lasts (then: stopping?)
+WAIT_SECONDS = 0.2  # one wait for notifications (then: stopping?), so stop is quick
 RECONNECT_SECONDS = 1.0
 
 
