@@ -31,7 +31,7 @@ import httpx
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from bench.clicks.generate import LINKS, generate
+from bench.clicks.generate import PATHS_PER_DELIVERY, generate
 from bench.common import (
     OUT,
     SECRET_KEY,
@@ -111,7 +111,7 @@ def _setup(db: Any, recipients: int) -> tuple[list[str], list[str]]:
         runtime.close()
     lines = data.paths_file.read_text().splitlines()
     # The first link of each delivery: one click per recipient.
-    return lines[::LINKS], addresses
+    return lines[::PATHS_PER_DELIVERY], addresses
 
 
 async def _clicks(port: int, paths: list[str], rate: float) -> list[float | None]:

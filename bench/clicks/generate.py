@@ -26,6 +26,7 @@ from tidings.sending.tokens import click_path
 from tidings.tracking.services import signer as tracking_signer
 
 LINKS = 20
+PATHS_PER_DELIVERY = 2  # two links of each delivery, in a row of the paths file
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def generate(db: Database, deliveries: int, *, consenting_every: int = 2) -> Cli
         runtime.close()
     log(
         f"{db.kind}: email {email_id} with {LINKS} links, {deliveries} deliveries, "
-        f"{deliveries * 2} click URLs in {time.perf_counter() - started:.1f}s"
+        f"{deliveries * PATHS_PER_DELIVERY} click URLs in {time.perf_counter() - started:.1f}s"
     )
     return ClickData(email_id=email_id, deliveries=deliveries, links=LINKS, paths_file=paths_file)
 

@@ -1,6 +1,7 @@
 """Click tracking benchmark: recorded clicks per second against a bare redirect.
 
     python -m bench.clicks.run [--db sqlite,postgresql] [--duration 10] [--connections 64]
+    python -m bench.clicks.run --trigger on   # also with a worker, and with a click automation
 
 For each database: generate an email with 20 links and N deliveries, start the
 server (``bench.clicks.server``) once as the product (``recorded``) and once with a
@@ -30,6 +31,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from bench.clicks.generate import ClickData, generate
+from bench.clicks.trigger import create_automation, trigger_on
 from bench.common import (
     BENCH,
     OUT,
@@ -63,6 +65,7 @@ class Options:
     threads: int = 1
     deliveries: int = 200_000
     exact_requests: int = 5000
+    trigger: bool = False  # also a recorded run with an enabled click automation
 
 
 def _load_cmd(port: int, paths: Path, connections: int, **limit: Any) -> list[str]:
@@ -217,11 +220,16 @@ def check_recorded(delta: dict[str, int], answered: int, in_flight: int) -> list
 class Server:
     """The benchmark server in a subprocess."""
 
-    def __init__(self, db: Database, mode: str) -> None:
-        self.port = free_port()
-        self.log_path = OUT / f"clicks-{db.kind}-{mode}-server.log"
+    def __init__(
+        self, db: Database, mode: str, *, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.port = port or free_port()
+        label = mode if env is None else f"{mode}-trigger"
+        self.log_path = OUT / f"clicks-{db.kind}-{label}-server.log"
         self._log = self.log_path.open("wb")
-        env = tidings_env(db, TIDINGS_BASE_URL=f"http://127.0.0.1:{self.port}")
+        env = tidings_env(
+            db, **{"TIDINGS_BASE_URL": f"http://127.0.0.1:{self.port}", **(env or {})}
+        )
         cmd = [sys.executable, "-m", "bench.clicks.server", "--port", str(self.port)]
         cmd += ["--mode", mode]
         self.process = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=self._log)
@@ -244,18 +252,55 @@ VARIANTS = ("as-is",)
 
 
 def measure(
-    db: Database, data: ClickData, engine: Engine, mode: str, variant: str, options: Options
+    db: Database,
+    data: ClickData,
+    engine: Engine,
+    mode: str,
+    variant: str,
+    options: Options,
+    *,
+    trigger: int | None = None,
 ) -> dict[str, Any]:
-    """One server (``mode`` baseline or recorded) under load, and what it stored."""
+    """One server (``mode`` baseline or recorded) under load, and what it stored; with
+    ``trigger`` (an automation id) a worker runs beside the server, and that click
+    automation is enabled meanwhile (a negative id: the worker alone, the automation
+    disabled; ``trigger.py``)."""
+    if trigger is None:
+        return _measure(db, data, engine, mode, variant, options, Server(db, mode))
+    port = free_port()
+    enabled = trigger > 0
+    with trigger_on(db, abs(trigger), port, enabled=enabled) as triggered:
+        sent_before = triggered.sink.accepted
+        run = _measure(
+            db, data, engine, mode, f"{variant}+{'trigger' if enabled else 'worker'}", options,
+            Server(db, mode, port=port, env=triggered.env), worker=triggered.worker_pid,
+        )  # fmt: skip
+        run["follow_ups_accepted"] = triggered.sink.accepted - sent_before
+    return run
+
+
+def _measure(
+    db: Database,
+    data: ClickData,
+    engine: Engine,
+    mode: str,
+    variant: str,
+    options: Options,
+    server_process: Server,
+    *,
+    worker: int | None = None,
+) -> dict[str, Any]:
     label = f"{db.kind}/{variant}/{mode}"
-    with Server(db, mode) as server:
+    with server_process as server:
         log(f"{label}: warm-up {options.warmup}s")
         drive(server.port, data.paths_file, options, options.warmup)
         before = settled(engine, data.email_id)
         log(f"{label}: {options.duration}s, {options.connections} connections")
         cpu_before = tree_cpu(server.process.pid)
+        worker_before = tree_cpu(worker) if worker else {}
         run = drive(server.port, data.paths_file, options, options.duration)
         cpu_after = tree_cpu(server.process.pid)
+        worker_after = tree_cpu(worker) if worker else {}
         web_cpu = cpu_after[server.process.pid] - cpu_before[server.process.pid]
         cpu_used = sum(cpu_after[p] - cpu_before.get(p, 0.0) for p in cpu_after)
         # Server CPU per answered request (web process plus the tracking writer
@@ -265,6 +310,9 @@ def measure(
         run["server_cpu_seconds"] = round(cpu_used, 2)
         run["server_cpu_us_per_request"] = round(cpu_used / requests * 1e6)
         run["web_cpu_us_per_request"] = round(web_cpu / requests * 1e6)
+        if worker:
+            worker_cpu = sum(worker_after[p] - worker_before.get(p, 0.0) for p in worker_after)
+            run["worker_cpu_us_per_request"] = round(worker_cpu / requests * 1e6)
         run["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         after = settled(engine, data.email_id)
         run["per_second"] = round(run["redirects"] / (run["duration_us"] / 1e6))
@@ -297,24 +345,33 @@ def measure(
 
 
 def bench_database(kind: str, options: Options, variants: list[str]) -> list[dict[str, Any]]:
-    """Baseline and recorded runs of each variant on one database."""
+    """Baseline and recorded runs of each variant on one database (and, with
+    ``options.trigger``, a recorded run with an enabled click automation)."""
     db = fresh_database(kind, "clicks")
     data = generate(db, options.deliveries)
+    automation_id = create_automation(db, data.email_id) if options.trigger else None
     engine = create_engine(db.url)
     results = []
     try:
         for variant in variants:
             baseline = measure(db, data, engine, "baseline", variant, options)
             recorded = measure(db, data, engine, "recorded", variant, options)
-            results.append(
-                {
-                    "database": kind,
-                    "variant": variant,
-                    "baseline": baseline,
-                    "recorded": recorded,
-                    "ratio": round(recorded["per_second"] / baseline["per_second"], 3),
-                }
-            )
+            result = {
+                "database": kind,
+                "variant": variant,
+                "baseline": baseline,
+                "recorded": recorded,
+                "ratio": round(recorded["per_second"] / baseline["per_second"], 3),
+            }
+            if automation_id is not None:
+                for key, which in (("worker", -automation_id), ("triggered", automation_id)):
+                    result[key] = measure(
+                        db, data, engine, "recorded", variant, options, trigger=which
+                    )
+                result["trigger_ratio"] = round(
+                    result["triggered"]["per_second"] / recorded["per_second"], 3
+                )
+            results.append(result)
     finally:
         engine.dispose()
     return results
@@ -329,12 +386,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=Options.threads)
     parser.add_argument("--deliveries", type=int, default=Options.deliveries)
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument(
+        "--trigger",
+        choices=["off", "on"],
+        default="off",
+        help="on: also a recorded run with an enabled click automation and a worker",
+    )
+    parser.add_argument("--exact-requests", type=int, default=Options.exact_requests)
     args = parser.parse_args(argv)
     options = Options(
         duration=args.duration,
         connections=args.connections,
         threads=args.threads,
         deliveries=args.deliveries,
+        exact_requests=args.exact_requests,
+        trigger=args.trigger == "on",
     )
     if shutil.which("wrk") is None:
         log(
@@ -369,6 +435,25 @@ def summary(results: dict[str, Any]) -> str:
             f"{base['server_cpu_us_per_request']} / {rec['server_cpu_us_per_request']} us | "
             f"{'none' if not problems else '; '.join(problems)} |"
         )
+    triggered = [run for run in results["runs"] if "triggered" in run]
+    if triggered:
+        lines += [
+            "",
+            "| database | variant | recorded clicks/s | with a worker | with an enabled click "
+            "trigger | ratio | worker CPU per click (worker / trigger) | follow-ups accepted "
+            "| lost |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for run in triggered:
+            rec, work, trig = run["recorded"], run["worker"], run["triggered"]
+            problems = work["problems"] + trig["problems"]
+            lines.append(
+                f"| {run['database']} | {run['variant']} | {rec['per_second']:,} | "
+                f"{work['per_second']:,} | {trig['per_second']:,} | "
+                f"{run['trigger_ratio']:.0%} | {work['worker_cpu_us_per_request']} / "
+                f"{trig['worker_cpu_us_per_request']} us | {trig['follow_ups_accepted']:,} | "
+                f"{'none' if not problems else '; '.join(problems)} |"
+            )
     return "\n".join(lines)
 
 

@@ -135,6 +135,7 @@ def worker(
     from tidings.bounces.listener import start_from_settings
     from tidings.events.dispatch import start_dispatcher, stop_dispatcher
     from tidings.jobs.schedule import Scheduler
+    from tidings.sending import single_pool
     from tidings.sending.supervisor import MailoutSupervisor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -142,6 +143,7 @@ def worker(
     _check_policy(runtime)
     _warn_about_sending(runtime.base_url)
     register_jobs()
+    single_pool.serve(runtime)
     start_dispatcher(runtime, SUBSCRIBERS)
     supervisor = MailoutSupervisor(runtime)
     supervisor.start()
@@ -164,6 +166,7 @@ def worker(
     scheduler.stop()
     runtime.queue.stop_consumer()
     stop_dispatcher(runtime)
+    single_pool.stop(runtime)
     supervisor.stop()
     if bounces is not None:
         bounces.stop()

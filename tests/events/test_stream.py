@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from tidings.config import Settings
 from tidings.db.base import utcnow
 from tidings.events import Event, EventType, Subscriber, dispatch, drain, publish, publish_many
 from tidings.events.models import OutboxEvent, SubscriberCursor
@@ -149,6 +150,30 @@ def test_the_dispatcher_thread_delivers_right_after_commit(runtime: Runtime) -> 
         assert rec.arrived.wait(5)
         elapsed = time.monotonic() - committed
     assert [e.data for e in rec.got] == [{"contact_id": 5}]
+    assert elapsed < 0.5, elapsed
+
+
+def test_a_commit_in_another_process_wakes_the_dispatcher(
+    runtime: Runtime, settings: Settings
+) -> None:
+    """PostgreSQL: NOTIFY at the commit; SQLite: the loop's look at the outbox."""
+    rec = Recorder("elsewhere", {EventType.CONTACT_CHANGED})
+    other = Runtime(settings)  # stands for another process: its wake-up reaches no loop here
+    dispatch.registry_of(other).enqueue_wakeups = False
+    try:
+        with dispatch.dispatching(runtime, [rec.subscriber]) as loop:
+            loop.period = 30.0
+            if runtime.engine.dialect.name == "postgresql":
+                loop.peek = 30.0  # only the notification can deliver in time
+            time.sleep(0.3)  # the start-up pass, and the listener's connection
+            with other.session() as session:
+                publish(session, EventType.CONTACT_CHANGED, {"contact_id": 6})
+            committed = time.monotonic()
+            assert rec.arrived.wait(5)
+            elapsed = time.monotonic() - committed
+    finally:
+        other.close()
+    assert [e.data for e in rec.got] == [{"contact_id": 6}]
     assert elapsed < 0.5, elapsed
 
 

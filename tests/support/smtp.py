@@ -46,11 +46,14 @@ class SmtpSink:
     messages: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     pipelining: bool = False  # offer PIPELINING (RFC 2920) in the EHLO answer
+    greetings: int = 0  # EHLOs seen: one per connection (no STARTTLS here)
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        with self.lock:
+            self.greetings += 1
         if self.pipelining:
             return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses

@@ -17,6 +17,7 @@ from tests.support import world
 from tidings.activities.models import Activity
 from tidings.db.base import utcnow
 from tidings.emails import service as emails
+from tidings.events.listen import Listener
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
@@ -391,3 +392,30 @@ def test_known_markers_forget_the_oldest_generation() -> None:
     known.add_committed([(1, "o", 0, b"c" * 16), (1, "o", 0, b"d" * 16), (1, "o", 0, b"e" * 16)])
     assert not any(marker in known for marker in first)
     assert (1, "o", 0, b"e" * 16) in known
+
+
+def test_a_batch_with_activities_wakes_every_listener(
+    runtime: Runtime, writer: EventWriter
+) -> None:
+    """PostgreSQL: the batch's NOTIFY wakes dispatchers in other processes at its
+    commit (SQLite's dispatchers look at the outbox instead: nothing to notify)."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite's loop looks at the outbox")
+    sent = _sent(runtime, consenting=1, anonymous=1, prefix="notify")
+    woken = threading.Event()
+    listener = Listener(runtime.engine, woken.set)
+    listener.start()
+    try:
+        assert woken.wait(5)  # listening (it wakes once when it starts)
+        woken.clear()
+        writer.start()
+
+        async def record(event: TrackedEvent) -> None:
+            await writer.record(event)
+
+        asyncio.run(record(_click(sent, sent.anonymous[0], 1)))
+        assert not woken.wait(0.5)  # no activity, no event, nothing to wake
+        asyncio.run(record(_click(sent, sent.consenting[0], 1)))
+        assert woken.wait(5)
+    finally:
+        listener.stop()

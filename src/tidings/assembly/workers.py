@@ -25,6 +25,7 @@ from tidings.mailcatcher.server import MailCatcher
 from tidings.privacy import jobs as privacy_jobs
 from tidings.runtime import Runtime
 from tidings.sending import jobs as sending_jobs
+from tidings.sending import single_pool
 from tidings.sending.supervisor import MailoutSupervisor
 from tidings.tracking.writer import EventWriter
 from tidings.tracking.writer_client import RemoteWriter
@@ -84,6 +85,7 @@ def lifespan(
         await asyncio.to_thread(writer.start)
         if workers:
             register_jobs()
+            single_pool.serve(runtime)
             dispatch.start_dispatcher(runtime, SUBSCRIBERS)
             runtime.queue.start_consumer()
             supervisor = MailoutSupervisor(runtime)
@@ -99,6 +101,7 @@ def lifespan(
                 supervisor.stop()
                 runtime.queue.stop_consumer()
                 dispatch.stop_dispatcher(runtime)
+                single_pool.stop(runtime)
             await asyncio.to_thread(writer.stop)
             if catcher is not None:
                 catcher.stop()

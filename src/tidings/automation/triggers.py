@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tidings.automation.definition import Definition
 from tidings.automation.models import Automation
-from tidings.automation.runner import definition_of, start
+from tidings.automation.runner import definition_of, start_many
 from tidings.automation.trigger_kinds.base import contact_id
 from tidings.automation.trigger_kinds.registry import EVENT_TYPES
 from tidings.contacts.models import Contact
@@ -34,11 +34,14 @@ def enabled_automations(session: Session) -> list[tuple[Automation, Definition]]
 
 
 def handle(session: Session, events: Sequence[Event]) -> None:
-    """Start every enabled automation whose trigger an event fires, for its contact."""
+    """Start every enabled automation whose trigger an event fires, for its contact:
+    the contacts of the whole batch enter each automation together
+    (``runner.start_many``), in the order of their events."""
     automations = enabled_automations(session)
     if not automations:
         return
     now = utcnow()
+    entering: dict[int, list[int]] = {automation.id: [] for automation, _ in automations}
     for event in events:
         who = contact_id(event.data)
         if who is None:
@@ -47,11 +50,17 @@ def handle(session: Session, events: Sequence[Event]) -> None:
             kind = definition.trigger_kind
             if event.type.value not in kind.event_types:
                 continue
-            if not kind.matches(definition.trigger, event.type.value, event.data):
-                continue
-            if session.get(Contact, who) is None:
-                break  # erased since the event
-            start(session, automation, definition, who, now)
+            if kind.matches(definition.trigger, event.type.value, event.data):
+                entering[automation.id].append(who)
+    wanted = {who for chosen in entering.values() for who in chosen}
+    if not wanted:
+        return
+    # A contact erased since the event starts nothing.
+    present = set(session.scalars(select(Contact.id).where(Contact.id.in_(wanted))))
+    for automation, definition in automations:
+        chosen = [who for who in entering[automation.id] if who in present]
+        if chosen:
+            start_many(session, automation, definition, chosen, now)
 
 
 SUBSCRIBER = Subscriber(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from tidings.db.base import utcnow
 from tidings.db.session import make_sessionmaker, session_scope
 from tidings.db.upsert import insert_for
+from tidings.events.listen import Listener
 from tidings.events.models import OutboxEvent, SubscriberCursor
 from tidings.events.types import Event, EventType, Subscriber
 from tidings.jobs.loop import BackgroundLoop
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PERIODIC_SECONDS = 2.0  # a pass at least this often, for what no wake-up announced
+# SQLite has no notifications: the loop looks at the outbox's highest id this often
+# (one indexed read without a transaction) and runs a pass when it grew.
+PEEK_SECONDS = 0.05
 MAX_RETRY_SECONDS = 300.0
 KEEP = timedelta(days=1)  # events every subscriber has passed stay this long
 ERROR_CHARS = 2000
@@ -52,6 +57,7 @@ class _Registry:
 
     subscribers: tuple[Subscriber, ...] | None = None
     loop: DispatchLoop | None = None
+    listener: Listener | None = None
     enqueue_wakeups: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -306,9 +312,13 @@ class DispatchLoop(BackgroundLoop):
         super().__init__("tidings-events", None)
         self.runtime = runtime
         self.period = period
+        # PostgreSQL wakes the loop through LISTEN/NOTIFY (``start_dispatcher``);
+        # SQLite looks at the outbox often.
+        self.peek = period if runtime.engine.dialect.name == "postgresql" else PEEK_SECONDS
         self._wakeup = threading.Event()
         self._wakeup.set()  # a first pass at start: whatever a restart left behind
         self._seen_top = -1
+        self._retries_looked = 0.0
 
     def poke(self) -> None:
         """Run a pass now (or right after the current one)."""
@@ -318,7 +328,7 @@ class DispatchLoop(BackgroundLoop):
         self._wakeup.set()
 
     def tick(self) -> bool:
-        woken = self._wakeup.wait(self.period)
+        woken = self._wakeup.wait(self.peek)
         if self.stopping:
             return False
         self._wakeup.clear()
@@ -332,11 +342,16 @@ class DispatchLoop(BackgroundLoop):
 
     def _nothing_new(self) -> bool:
         """A periodic pass is skipped when the outbox has not grown and nobody waits
-        to retry (read without a transaction: no write lock on SQLite)."""
+        to retry (read without a transaction: no write lock on SQLite); the retries
+        are looked at every ``period`` seconds."""
         top = _peek_top(self.runtime.engine)
         if top != self._seen_top:
             self._seen_top = top
             return False
+        now = time.monotonic()
+        if now - self._retries_looked < self.period:
+            return True
+        self._retries_looked = now
         return not _retry_waiting(self.runtime)
 
 
@@ -388,6 +403,9 @@ def start_dispatcher(runtime: Runtime, subscribers: Sequence[Subscriber]) -> Dis
         if state.loop is None:
             state.loop = DispatchLoop(runtime)
         state.loop.start()
+        if runtime.engine.dialect.name == "postgresql" and state.listener is None:
+            state.listener = Listener(runtime.engine, state.loop.poke)
+            state.listener.start()
         return state.loop
 
 
@@ -396,5 +414,8 @@ def stop_dispatcher(runtime: Runtime) -> None:
     state = registry_of(runtime)
     with state.lock:
         loop, state.loop = state.loop, None
+        listener, state.listener = state.listener, None
+    if listener is not None:
+        listener.stop()
     if loop is not None:
         loop.stop()

@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, event, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tidings.db.base import driver_time, utcnow
+from tidings.db.session import TransactionScoped, outermost
+from tidings.events.listen import NOTIFY
 from tidings.events.models import OutboxEvent
 from tidings.events.types import EventType, JsonValue
 
@@ -52,12 +54,10 @@ def publish_many(
     rows: list[_Row] = [(EventType(kind), now, json_safe(data)) for kind, data in events]
     if not rows:
         return
-    pending: list[_Row] | None = session.info.get(PENDING_KEY)
-    if pending is None:
-        pending = []
-        session.info[PENDING_KEY] = pending
-        _hook(session)
-    pending.extend(rows)
+    _hook(session)
+    pending = TransactionScoped(session, PENDING_KEY)
+    for row in rows:
+        pending.add(row)
 
 
 def json_safe(data: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
@@ -117,6 +117,8 @@ def insert_now(session: Session, rows: list[_Row]) -> None:
         document = _dumps([[str(kind), at.isoformat(), data] for kind, at, data in rows])
         session.execute(text(LOCK_OUTBOX))
         connection.exec_driver_sql(_INSERT_PG, (document,))
+        # Delivered at the commit, to every process's listener (events.listen).
+        session.execute(text(NOTIFY))
     else:
         known: dict[datetime, datetime | str] = {}  # a transaction's rows share a few times
         params = [
@@ -136,9 +138,13 @@ def _hook(session: Session) -> None:
         return
     session.info[HOOKED_KEY] = True
 
+    # A savepoint's release fires before_commit and after_commit too: the rows are
+    # written, and the dispatcher woken, only by the outermost commit.
     @event.listens_for(session, "before_commit")
     def _write(sess: Session) -> None:
-        rows: list[_Row] = sess.info.pop(PENDING_KEY, None) or []
+        if not outermost(sess):
+            return
+        rows: list[_Row] = TransactionScoped(sess, PENDING_KEY).take()
         if rows:
             # The caller's own writes first: nothing may wait for a row lock while
             # the outbox lock is held.
@@ -147,6 +153,9 @@ def _hook(session: Session) -> None:
 
     @event.listens_for(session, "after_commit")
     def _wake(sess: Session) -> None:
+        if not outermost(sess):
+            TransactionScoped(sess, PENDING_KEY).released()
+            return
         if sess.info.pop(PUBLISHED_KEY, False):
             runtime: Runtime | None = sess.info.get("runtime")
             if runtime is not None:
@@ -156,8 +165,15 @@ def _hook(session: Session) -> None:
 
     @event.listens_for(session, "after_rollback")
     def _drop(sess: Session) -> None:
-        sess.info.pop(PENDING_KEY, None)
-        sess.info.pop(PUBLISHED_KEY, None)
+        TransactionScoped(sess, PENDING_KEY).rolled_back()
+        if outermost(sess):
+            sess.info.pop(PUBLISHED_KEY, None)
+
+    @event.listens_for(session, "after_transaction_end")
+    def _end(sess: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:  # the outermost: nothing outlives it
+            sess.info.pop(PENDING_KEY, None)
+            sess.info.pop(PUBLISHED_KEY, None)
 
 
 def forget_contact(session: Session, contact_id: int) -> None:

@@ -67,7 +67,7 @@ class JobQueue:
             periodic=False,
             initial_delay=0.05,
             backoff=1.5,
-            max_delay=0.5,
+            max_delay=0.1,
         )
         consumer.start()
         self._consumer = consumer

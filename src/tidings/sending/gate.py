@@ -47,6 +47,22 @@ def refusal(
     return None
 
 
+def refusals(session: Session, contacts: list[Contact], *, purpose: str) -> dict[int, str | None]:
+    """``refusal`` for several contacts at once (one query for the suppressions), by
+    contact id."""
+    held = suppressed_among(session, [c.email for c in contacts])
+    marketing = purpose in (EmailPurpose.REGULAR.value, EmailPurpose.AUTOMATION.value)
+    found: dict[int, str | None] = {}
+    for contact in contacts:
+        if normalize_email(contact.email) in held:
+            found[contact.id] = "the address is on the suppression list"
+        elif marketing and contact.opted_out_at is not None:
+            found[contact.id] = "the contact opted out of all email"
+        else:
+            found[contact.id] = None
+    return found
+
+
 def skip_suppressed(session: Session, pending: list[tuple[int, str]]) -> set[int]:
     """Of ``(delivery id, address)`` pairs about to be sent, mark those whose address
     is suppressed ``skipped`` and return their ids (the check every send makes)."""

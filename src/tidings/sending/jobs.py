@@ -21,6 +21,14 @@ def deliver_single(runtime: Runtime, *, delivery_id: int) -> None:
     deliver(runtime, delivery_id)
 
 
+@job("sending.deliver_singles")
+def deliver_singles(runtime: Runtime, *, delivery_ids: list[int]) -> None:
+    """Send the single messages of one commit over kept connections."""
+    from tidings.sending.single import deliver_many
+
+    deliver_many(runtime, [int(i) for i in delivery_ids])
+
+
 @job("sending.deliver_test")
 def deliver_test(runtime: Runtime, *, test_send_id: int) -> None:
     """Send one test message."""

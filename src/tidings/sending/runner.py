@@ -20,7 +20,6 @@ import contextlib
 import logging
 import os
 import queue
-import smtplib
 import socket
 import threading
 import time
@@ -73,23 +72,6 @@ def smtp_target(runtime: Runtime) -> SmtpTarget:
     """The configured SMTP server, or the embedded catcher's address."""
     url = runtime.settings.smtp_url or runtime.catcher_url()
     return parse_smtp_url(url)
-
-
-class _NoDelayConnection(SmtpConnection):
-    """An SMTP connection with Nagle's algorithm off.
-
-    The body and the final dot are written separately (the claim commits between
-    them); with Nagle on, the small dot waits for the ACK of the body's last segment,
-    which the server delays (delayed ACK), for every message (bench/README.md).
-    """
-
-    def _open(self) -> smtplib.SMTP:
-        smtp = super()._open()
-        sock = smtp.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return smtp
 
 
 class LeaseKeeper(BackgroundLoop):
@@ -468,7 +450,7 @@ class MailoutRunner:
         target: SmtpTarget,
         claimer: ClaimBatcher,
     ) -> None:
-        connection = _NoDelayConnection(target)
+        connection = SmtpConnection(target)
         try:
             while (message := work.get()) is not None:
                 if self._halt.is_set():

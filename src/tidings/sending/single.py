@@ -16,6 +16,7 @@ no open pixel, and nothing about it is counted or recorded as an interaction.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,14 +29,15 @@ from sqlalchemy.orm import Session
 from tidings.contacts import service as contacts
 from tidings.contacts.models import Contact
 from tidings.db.base import utcnow
+from tidings.db.session import TransactionScoped, after_commit
 from tidings.emails import rendering
 from tidings.emails import variants as email_variants
 from tidings.emails.models import Email, EmailPurpose
 from tidings.errors import Invalid, NotFound
 from tidings.runtime import Runtime
-from tidings.sending import gate, variants
-from tidings.sending.claims import ClaimBatcher
-from tidings.sending.compose import Composer, Outgoing, Recipient
+from tidings.sending import gate, single_pool, variants
+from tidings.sending.claims import ClaimBatcher, ClaimFailed
+from tidings.sending.compose import Composer, MailoutSpec, Outgoing, Recipient
 from tidings.sending.failures import record_failure
 from tidings.sending.models import Delivery, DeliveryStatus, TestSend
 from tidings.sending.ratelimit import limiter_for
@@ -45,6 +47,8 @@ from tidings.sending.specs import load_spec
 log = logging.getLogger(__name__)
 
 SINGLE_JOB = "sending.deliver_single"
+SINGLES_JOB = "sending.deliver_singles"
+HANDED_KEY = "sending.single_ids"
 TEST_JOB = "sending.deliver_test"
 MAX_TEST_ADDRESSES = 10
 # A queued message not sent by then is queued again by the supervisor.
@@ -72,6 +76,38 @@ def _enqueue(session: Session, job: str, **ids: int) -> None:
     runtime = session.info.get("runtime")
     if runtime is not None:
         runtime.queue.enqueue_after_commit(session, job, **ids)
+
+
+def _send_after_commit(session: Session, delivery_id: int) -> None:
+    """Send the message once the transaction commits: every single message of one
+    commit goes together, to this process's pool when it runs workers (no queue),
+    else as one ``sending.deliver_singles`` job."""
+    runtime: Runtime | None = session.info.get("runtime")
+    if runtime is None:
+        return
+    ids = TransactionScoped(session, HANDED_KEY)
+    if not ids.has_items():
+        ids.hook()
+        after_commit(session, lambda: hand_over(runtime, ids.take()))
+    ids.add(delivery_id)
+
+
+def hand_over(runtime: Runtime, delivery_ids: list[int]) -> None:
+    """Send these pending single messages soon (after their commit)."""
+    if not delivery_ids:
+        return
+    pool = single_pool.of(runtime)
+    if pool.serving:
+        pool.submit(delivery_ids, prepare_many)
+    else:
+        runtime.queue.enqueue(SINGLES_JOB, delivery_ids=delivery_ids)
+
+
+def deliver_many(runtime: Runtime, delivery_ids: list[int]) -> dict[int, str]:
+    """Send these pending single messages over the pool's kept connections and wait;
+    each one's status afterwards."""
+    batch = single_pool.of(runtime).submit(delivery_ids, prepare_many)
+    return batch.wait(timeout=REQUEUE_AFTER.total_seconds())
 
 
 def send_one(
@@ -131,8 +167,55 @@ def send_one(
             raise
         return existing
     if not refused:
-        _enqueue(session, SINGLE_JOB, delivery_id=delivery.id)
+        _send_after_commit(session, delivery.id)
     return delivery
+
+
+def send_many(
+    *, session: Session, email_id: int, recipients: list[tuple[int, str]]
+) -> list[Delivery]:
+    """``send_one`` to several contacts at once, each ``(contact_id, idempotency_key)``:
+    one query for the keys, one for the contacts, one for suppressions and one insert
+    (an automation step taken by many contacts in one transaction). Raises what
+    ``send_one`` raises, for the whole batch (the caller's savepoint drops it all)."""
+    email = session.get(Email, email_id)
+    if email is None:
+        raise NotFound(f"email {email_id} not found")
+    if email.purpose not in SINGLE_PURPOSES:
+        raise Invalid(f"email {email_id} is a {email.purpose} email, not for single messages")
+    keys = [key for _, key in recipients]
+    if any(not key or len(key) > 200 for key in keys) or len(set(keys)) != len(keys):
+        raise Invalid("idempotency keys: 1 to 200 characters, one per message")
+    existing = {
+        d.idempotency_key: d
+        for d in session.scalars(select(Delivery).where(Delivery.idempotency_key.in_(keys)))
+    }
+    wanted = [(cid, key) for cid, key in recipients if key not in existing]
+    ids = sorted({cid for cid, _ in wanted})
+    found = {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
+    if len(found) != len(ids):
+        raise NotFound(f"contacts not found: {sorted(set(ids) - set(found))[:10]}")
+    refused = gate.refusals(session, list(found.values()), purpose=email.purpose)
+    due = utcnow() + REQUEUE_AFTER
+    made = {
+        key: Delivery(
+            mailout_id=None,
+            email_id=email.id,
+            contact_id=cid,
+            status=(DeliveryStatus.SKIPPED if refused[cid] else DeliveryStatus.PENDING).value,
+            error=refused[cid],
+            attempts=0,
+            next_attempt_at=due,
+            idempotency_key=key,
+        )
+        for cid, key in wanted
+    }
+    session.add_all(made.values())
+    session.flush()
+    for delivery in made.values():
+        if delivery.status == DeliveryStatus.PENDING.value:
+            _send_after_commit(session, delivery.id)
+    return [existing.get(key) or made[key] for _, key in recipients]
 
 
 def _contact(session: Session, contact_id: int | None, address: str | None) -> Contact:
@@ -203,11 +286,18 @@ def _smtp_target(runtime: Runtime) -> Any:
     return smtp_target(runtime)
 
 
-def _transmit(runtime: Runtime, outgoing: Outgoing, sender: str, claim: Callable[[], bool]) -> None:
+def _transmit(
+    runtime: Runtime,
+    outgoing: Outgoing,
+    sender: str,
+    claim: Callable[[], bool],
+    connection: SmtpConnection | None = None,
+) -> None:
     limiter_for(runtime.settings).wait(sender)
-    connection = SmtpConnection(_smtp_target(runtime))
+    own = connection is None
+    smtp = connection or SmtpConnection(_smtp_target(runtime))
     try:
-        connection.send(
+        smtp.send(
             sender=outgoing.mail_from,
             recipient=outgoing.address,
             data=outgoing.data,
@@ -215,55 +305,155 @@ def _transmit(runtime: Runtime, outgoing: Outgoing, sender: str, claim: Callable
             wire_ready=True,
         )
     finally:
-        connection.close()
+        if own:
+            smtp.close()
+
+
+class _Ready:
+    """A single message loaded and ready to compose and send."""
+
+    def __init__(
+        self, runtime: Runtime, delivery_id: int, compose: Callable[[], Outgoing], sender: str
+    ) -> None:
+        self.runtime = runtime
+        self.delivery_id = delivery_id
+        self.compose = compose
+        self.sender = sender
+
+    def send(
+        self,
+        connection: SmtpConnection | None = None,
+        claims: ClaimBatcher | None = None,
+    ) -> str:
+        """Compose, send (over ``connection``, claiming through ``claims``), record."""
+        runtime, delivery_id = self.runtime, self.delivery_id
+        batcher = claims or ClaimBatcher(runtime.engine)
+        return _send(
+            runtime,
+            self.compose,
+            self.sender,
+            claim=lambda out: _claim(batcher, delivery_id, out.personalized),
+            failed=lambda error, permanent, after, bounced: _with_session(
+                runtime,
+                lambda s: record_failure(
+                    s,
+                    delivery_id,
+                    error,
+                    permanent=permanent,
+                    after_commit=after,
+                    bounced=bounced,
+                    retry_delays=runtime.settings.retry_delays(),
+                ),
+            ),
+            connection=connection,
+        )
+
+
+def _claim(batcher: ClaimBatcher, delivery_id: int, destinations: dict[int, str]) -> bool:
+    """The claim before the final dot; a failed claim transaction abandons the message
+    (the connection is dropped without the dot, the delivery stays pending)."""
+    try:
+        return batcher.claim(delivery_id, destinations)
+    except ClaimFailed:
+        log.exception("could not claim single message %s; not sending it", delivery_id)
+        return False
+
+
+class _Composers:
+    """Each email's templates compiled once per batch, on first use: outside the
+    loading transaction (on SQLite it holds the write lock)."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, Composer] = {}
+        self._lock = threading.Lock()
+
+    def compose(
+        self, spec: MailoutSpec, recipient: Recipient, extra: dict[str, Any] | None
+    ) -> Outgoing:
+        with self._lock:
+            composer = self._made.get(spec.email_id)
+            if composer is None:
+                composer = self._made[spec.email_id] = Composer(spec)
+        return composer.compose(recipient, utcnow(), extra=extra)
+
+
+def _load(
+    session: Session,
+    runtime: Runtime,
+    delivery: Delivery | None,
+    specs: dict[int, MailoutSpec],
+    composers: _Composers,
+) -> _Ready | str:
+    """A pending single message ready to send, or its status when there is nothing
+    to send (the caller's transaction records a skip)."""
+    if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
+        return delivery.status if delivery is not None else "gone"
+    delivery_id = delivery.id
+    contact = session.get(Contact, delivery.contact_id) if delivery.contact_id else None
+    if contact is None:
+        delivery.status = DeliveryStatus.SKIPPED.value
+        delivery.error = "contact erased"
+        return delivery.status
+    email = session.get(Email, delivery.email_id)
+    assert email is not None
+    spec = specs.get(email.id)
+    if spec is None:
+        spec = specs[email.id] = load_spec(session, email, runtime=runtime)
+    view = _view(contact)
+    chosen = variants.choose_for_delivery(
+        session,
+        delivery_id=delivery_id,
+        email_id=email.id,
+        contact_id=contact.id,
+        widgets=email.widgets or {},
+    )
+    provider = CONTEXT_PROVIDERS.get(email.purpose)
+    extra = provider(session, delivery) if provider is not None else None
+    # Not queued again by the supervisor while this sends it (a message handed over
+    # right after its commit has that much time already: no write).
+    requeue = utcnow() + REQUEUE_AFTER
+    if delivery.next_attempt_at is None or delivery.next_attempt_at < requeue - REQUEUE_AFTER / 2:
+        delivery.next_attempt_at = requeue
+    return _Ready(
+        runtime,
+        delivery_id,
+        lambda: composers.compose(spec, Recipient(delivery_id, view, chosen or None), extra),
+        spec.sender_address,
+    )
 
 
 def deliver_single(runtime: Runtime, delivery_id: int) -> str:
     """Send one pending single message; its status afterwards."""
     with runtime.session() as session:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
-            return delivery.status if delivery is not None else "gone"
-        contact = session.get(Contact, delivery.contact_id) if delivery.contact_id else None
-        if contact is None:
-            delivery.status = DeliveryStatus.SKIPPED.value
-            delivery.error = "contact erased"
-            return delivery.status
-        email = session.get(Email, delivery.email_id)
-        assert email is not None
-        spec = load_spec(session, email, runtime=runtime)
-        view = _view(contact)
-        chosen = variants.choose_for_delivery(
-            session,
-            delivery_id=delivery_id,
-            email_id=email.id,
-            contact_id=contact.id,
-            widgets=email.widgets or {},
-        )
-        provider = CONTEXT_PROVIDERS.get(email.purpose)
-        extra = provider(session, delivery) if provider is not None else None
-        # Not queued again by the supervisor while this job sends it.
-        delivery.next_attempt_at = utcnow() + REQUEUE_AFTER
-    return _send(
-        runtime,
-        lambda: Composer(spec).compose(
-            Recipient(delivery_id, view, chosen or None), utcnow(), extra=extra
-        ),
-        spec.sender_address,
-        claim=lambda out: ClaimBatcher(runtime.engine).claim(delivery_id, out.personalized),
-        failed=lambda error, permanent, after, bounced: _with_session(
-            runtime,
-            lambda s: record_failure(
-                s,
-                delivery_id,
-                error,
-                permanent=permanent,
-                after_commit=after,
-                bounced=bounced,
-                retry_delays=runtime.settings.retry_delays(),
-            ),
-        ),
-    )
+        ready = _load(session, runtime, session.get(Delivery, delivery_id), {}, _Composers())
+    if isinstance(ready, str):
+        return ready
+    return ready.send()
+
+
+def prepare_many(runtime: Runtime, delivery_ids: list[int]) -> dict[int, single_pool.Work | str]:
+    """Load the messages of ``delivery_ids`` in one transaction (the pool's ``Prepare``)."""
+    ready: dict[int, single_pool.Work | str] = {}
+    specs: dict[int, MailoutSpec] = {}
+    composers = _Composers()
+    with runtime.session() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))).all()
+        # Their contacts and emails in one query each; held here, so that ``_load``
+        # finds them in the session (its identity map holds objects weakly).
+        wanted = {d.contact_id for d in rows if d.contact_id is not None}
+        held = [
+            *session.scalars(select(Contact).where(Contact.id.in_(wanted))),
+            *session.scalars(select(Email).where(Email.id.in_({d.email_id for d in rows}))),
+        ]
+        for delivery in rows:
+            try:
+                loaded = _load(session, runtime, delivery, specs, composers)
+            except Exception:
+                log.exception("could not load single message %s", delivery.id)
+                loaded = "pending"
+            ready[delivery.id] = loaded if isinstance(loaded, str) else loaded.send
+        del held
+    return ready
 
 
 def deliver_test(runtime: Runtime, test_send_id: int) -> str:
@@ -302,6 +492,7 @@ def _send(
     *,
     claim: Callable[[Outgoing], bool],
     failed: Callable[[str, bool, bool, bool], str],
+    connection: SmtpConnection | None = None,
 ) -> str:
     """Compose, send, record; the status afterwards ("pending" again after a
     temporary failure, "already sent" when another worker had claimed it)."""
@@ -310,7 +501,7 @@ def _send(
     except Exception as exc:  # noqa: BLE001 - a template error for this contact
         return failed(f"{type(exc).__name__}: {exc}", False, False, False)
     try:
-        _transmit(runtime, outgoing, sender, lambda: claim(outgoing))
+        _transmit(runtime, outgoing, sender, lambda: claim(outgoing), connection)
     except Abandoned:
         return "already sent"
     except TemporaryFailure as exc:
@@ -390,7 +581,10 @@ def queue_due(runtime: Runtime, *, limit: int = 500) -> int:
             session.execute(
                 update(model).where(model.id.in_(ids)).values(next_attempt_at=now + REQUEUE_AFTER)
             )
-            for row_id in ids:
-                runtime.queue.enqueue_after_commit(session, job, **{arg: row_id})
+            if model is Delivery:
+                runtime.queue.enqueue_after_commit(session, SINGLES_JOB, delivery_ids=ids)
+            else:
+                for row_id in ids:
+                    runtime.queue.enqueue_after_commit(session, job, **{arg: row_id})
             queued += len(ids)
     return queued

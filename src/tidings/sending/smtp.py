@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,6 +121,12 @@ class SmtpConnection:
             )
         else:
             smtp = smtplib.SMTP(t.host, t.port, timeout=self.timeout)
+        if smtp.sock is not None:
+            # The body and the final dot are written separately (the claim commits
+            # between them); with Nagle's algorithm on, the small dot would wait for
+            # the ACK of the body's last segment, which the server delays.
+            with contextlib.suppress(OSError):
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         smtp.ehlo()
         if t.starttls:
             smtp.starttls(context=ssl.create_default_context())
@@ -157,18 +164,7 @@ class SmtpConnection:
         mail_from = _envelope_address(sender)
         rcpt_to = _envelope_address(recipient)
         body = data if wire_ready else wire_data(data)
-        try:
-            if self._smtp is None:
-                self._smtp = self._open()
-            smtp = self._smtp
-            if smtp.has_extn("pipelining"):
-                self._envelope_pipelined(smtp, mail_from, rcpt_to)
-            else:
-                self._envelope(smtp, mail_from, rcpt_to)
-            smtp.send(body)
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self._drop()
-            raise TemporaryFailure(f"connection lost: {exc}") from exc
+        smtp = self._start_message(mail_from, rcpt_to, body)
         if not commit():
             # Not sent: closing without the final dot makes the server discard it.
             self._drop()
@@ -183,6 +179,28 @@ class SmtpConnection:
             return
         if code != 250:
             self._fail(code, reply, after_commit=True, stage="data")
+
+    def _start_message(self, mail_from: bytes, rcpt_to: bytes, body: bytes) -> smtplib.SMTP:
+        """The envelope and the body, without the final dot. A kept connection the
+        server has closed meanwhile (idle timeout) is opened again once: nothing was
+        committed and no dot sent, so the server kept nothing of the first try."""
+        for attempt in (1, 2):
+            kept = self._smtp is not None
+            try:
+                if self._smtp is None:
+                    self._smtp = self._open()
+                smtp = self._smtp
+                if smtp.has_extn("pipelining"):
+                    self._envelope_pipelined(smtp, mail_from, rcpt_to)
+                else:
+                    self._envelope(smtp, mail_from, rcpt_to)
+                smtp.send(body)
+                return smtp
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self._drop()
+                if not (kept and attempt == 1):
+                    raise TemporaryFailure(f"connection lost: {exc}") from exc
+        raise AssertionError("unreachable")
 
     def _envelope(self, smtp: smtplib.SMTP, mail_from: bytes, rcpt_to: bytes) -> None:
         """MAIL, RCPT and DATA one at a time, each waiting for its reply."""

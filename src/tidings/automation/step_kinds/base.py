@@ -64,6 +64,9 @@ class StepRun:
 
 Parse = Callable[[Session, Mapping[str, Any], str], dict[str, Any]]
 Run = Callable[[StepRun], Outcome]
+# The same step for many runs at once (contacts entering together), with one outcome
+# for all; raising leaves the runner to take the runs one by one.
+RunMany = Callable[[list[StepRun]], Outcome]
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,4 @@ class StepKind:
     branches: tuple[str, ...] = ()
     waits: bool = False
     terminal: bool = False
+    run_many: RunMany | None = None

@@ -23,13 +23,29 @@ def parse(session: Session, data: Mapping[str, Any], path: str) -> dict[str, Any
     return {"email_id": email_id}
 
 
-def run(ctx: StepRun) -> Outcome:
+def _email(ctx: StepRun) -> int:
     email_id = int(ctx.step["email_id"])
     email = ctx.session.get(Email, email_id)
     if email is None:
         raise StepFailed(f"email {email_id} no longer exists")
     if email.purpose != fields.AUTOMATION:
         raise StepFailed(f"email {email_id} is no longer an automation email")
+    return email_id
+
+
+def run_many(runs: list[StepRun]) -> Outcome:
+    """Many contacts at this step: their deliveries in one insert (``send_many``)."""
+    email_id = _email(runs[0])
+    single.send_many(
+        session=runs[0].session,
+        email_id=email_id,
+        recipients=[(ctx.run.contact_id, ctx.idempotency_key) for ctx in runs],
+    )
+    return NEXT
+
+
+def run(ctx: StepRun) -> Outcome:
+    email_id = _email(ctx)
     single.send_one(
         session=ctx.session,
         email_id=email_id,
@@ -39,4 +55,4 @@ def run(ctx: StepRun) -> Outcome:
     return NEXT
 
 
-KIND = StepKind(name="send_email", label="Send email", parse=parse, run=run)
+KIND = StepKind(name="send_email", label="Send email", parse=parse, run=run, run_many=run_many)

@@ -15,6 +15,7 @@ from typing import Any
 
 from tidings.db import pg_arrays
 from tidings.events import EventType
+from tidings.events.listen import NOTIFY
 from tidings.events.publish import LOCK_OUTBOX
 from tidings.tracking.markers import Marker
 from tidings.tracking.rules import EMAIL_COUNTERS, LINK_COUNTERS, Tally
@@ -221,6 +222,9 @@ class PostgresStatements:
             if taken_back:
                 # A burst took activities back: the contacts' groups follow.
                 cur.execute(CHANGED, (pg_arrays.ints(taken_back),))
+            if tally.activities or taken_back:
+                # Wakes the dispatchers of every process when this commits.
+                cur.execute(NOTIFY)
             if commit:
                 # A statement, not ``connection.commit()``, which would sync the
                 # pipeline on its own: this way the writes, the COMMIT and its answer
