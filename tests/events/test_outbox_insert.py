@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from tidings.db.base import utcnow
+from tidings.db.session import TransactionScoped
 from tidings.events import (
     Event,
     EventType,
@@ -39,7 +40,7 @@ def test_data_times_and_order_arrive_as_published(runtime: Runtime) -> None:
     with runtime.session() as session:
         publish(session, EventType.ACTIVITY_CREATED, ODD)
         # A later time in the same transaction keeps its own value.
-        session.info[PENDING_KEY].append(
+        TransactionScoped(session, PENDING_KEY).add(
             (EventType.CONTACT_CHANGED, before + timedelta(seconds=5), {"contact_id": 8})
         )
         publish_many(

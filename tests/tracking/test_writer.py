@@ -394,13 +394,12 @@ def test_known_markers_forget_the_oldest_generation() -> None:
     assert (1, "o", 0, b"e" * 16) in known
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_a_batch_with_activities_wakes_every_listener(
     runtime: Runtime, writer: EventWriter
 ) -> None:
     """PostgreSQL: the batch's NOTIFY wakes dispatchers in other processes at its
     commit (SQLite's dispatchers look at the outbox instead: nothing to notify)."""
-    if runtime.engine.dialect.name != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite's loop looks at the outbox")
     sent = _sent(runtime, consenting=1, anonymous=1, prefix="notify")
     woken = threading.Event()
     listener = Listener(runtime.engine, woken.set)
