@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(default=4, ge=1, le=64)
     mailout_lease_seconds: float = Field(default=30.0, gt=0)
     mailout_recovery_interval: float = Field(default=5.0, gt=0)
+    # a single message (automation, confirmation, test send) not sent by then is queued again
+    single_requeue_seconds: float = Field(default=60.0, gt=0, le=86_400)
     send_rate_per_second: float = Field(default=0.0, ge=0)
     # 0: compose in the runner; unset: 1, or 2 when DKIM signs (signing doubles the work)
     send_render_processes: int | None = Field(default=None, ge=0, le=16)

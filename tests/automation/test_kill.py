@@ -107,6 +107,8 @@ def test_every_contact_finishes_once_across_a_kill(tmp_path: Path, sink: SmtpSin
             "TIDINGS_PORT": str(port),
             "TIDINGS_HOST": "127.0.0.1",
             "TIDINGS_MAILOUT_RECOVERY_INTERVAL": "0.5",
+            # A message whose sender was killed is queued again after 3 s, not a minute.
+            "TIDINGS_SINGLE_REQUEUE_SECONDS": "3",
             "PYTHONUNBUFFERED": "1",
         }
     )

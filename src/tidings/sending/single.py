@@ -51,8 +51,15 @@ SINGLES_JOB = "sending.deliver_singles"
 HANDED_KEY = "sending.single_ids"
 TEST_JOB = "sending.deliver_test"
 MAX_TEST_ADDRESSES = 10
-# A queued message not sent by then is queued again by the supervisor.
-REQUEUE_AFTER = timedelta(seconds=60)
+REQUEUE_AFTER = timedelta(seconds=60)  # where a session has no runtime
+
+
+def _requeue_after(session: Session) -> timedelta:
+    """When a queued message not sent by then is queued again by the supervisor."""
+    settings = getattr(session.info.get("runtime"), "settings", None)
+    return REQUEUE_AFTER if settings is None else timedelta(seconds=settings.single_requeue_seconds)
+
+
 SINGLE_PURPOSES = (
     EmailPurpose.AUTOMATION.value,
     EmailPurpose.CONFIRMATION.value,
@@ -107,7 +114,7 @@ def deliver_many(runtime: Runtime, delivery_ids: list[int]) -> dict[int, str]:
     """Send these pending single messages over the pool's kept connections and wait;
     each one's status afterwards."""
     batch = single_pool.of(runtime).submit(delivery_ids, prepare_many)
-    return batch.wait(timeout=REQUEUE_AFTER.total_seconds())
+    return batch.wait(timeout=runtime.settings.single_requeue_seconds)
 
 
 def send_one(
@@ -152,7 +159,7 @@ def send_one(
         status=(DeliveryStatus.SKIPPED if refused else DeliveryStatus.PENDING).value,
         error=refused,
         attempts=0,
-        next_attempt_at=utcnow() + REQUEUE_AFTER,
+        next_attempt_at=utcnow() + _requeue_after(session),
         idempotency_key=idempotency_key,
     )
     try:
@@ -196,7 +203,7 @@ def send_many(
     if len(found) != len(ids):
         raise NotFound(f"contacts not found: {sorted(set(ids) - set(found))[:10]}")
     refused = gate.refusals(session, list(found.values()), purpose=email.purpose)
-    due = utcnow() + REQUEUE_AFTER
+    due = utcnow() + _requeue_after(session)
     made = {
         key: Delivery(
             mailout_id=None,
@@ -266,7 +273,7 @@ def send_test(
             status=(DeliveryStatus.SKIPPED if refused else DeliveryStatus.PENDING).value,
             error=refused,
             attempts=0,
-            next_attempt_at=utcnow() + REQUEUE_AFTER,
+            next_attempt_at=utcnow() + _requeue_after(session),
         )
         session.add(row)
         rows.append(row)
@@ -411,8 +418,9 @@ def _load(
     extra = provider(session, delivery) if provider is not None else None
     # Not queued again by the supervisor while this sends it (a message handed over
     # right after its commit has that much time already: no write).
-    requeue = utcnow() + REQUEUE_AFTER
-    if delivery.next_attempt_at is None or delivery.next_attempt_at < requeue - REQUEUE_AFTER / 2:
+    after = _requeue_after(session)
+    requeue = utcnow() + after
+    if delivery.next_attempt_at is None or delivery.next_attempt_at < requeue - after / 2:
         delivery.next_attempt_at = requeue
     return _Ready(
         runtime,
@@ -471,7 +479,7 @@ def deliver_test(runtime: Runtime, test_send_id: int) -> str:
             session, email.widgets or {}, contact.id if contact is not None else None
         )
         address = row.address
-        row.next_attempt_at = utcnow() + REQUEUE_AFTER
+        row.next_attempt_at = utcnow() + _requeue_after(session)
     return _send(
         runtime,
         lambda: Composer(spec).compose(
@@ -579,7 +587,9 @@ def queue_due(runtime: Runtime, *, limit: int = 500) -> int:
             if not ids:
                 continue
             session.execute(
-                update(model).where(model.id.in_(ids)).values(next_attempt_at=now + REQUEUE_AFTER)
+                update(model)
+                .where(model.id.in_(ids))
+                .values(next_attempt_at=now + _requeue_after(session))
             )
             if model is Delivery:
                 runtime.queue.enqueue_after_commit(session, SINGLES_JOB, delivery_ids=ids)
