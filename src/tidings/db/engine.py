@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
+from tidings.db.write_lock import WriteLock
 from tidings.jobs.loop import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -40,15 +41,27 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True, **kwarg
             max_overflow=20,
             **kwargs,
         )
-        if ":memory:" in url:
+        database = engine.url.database
+        if not database or ":memory:" in url:
             raise ValueError("an in-memory SQLite database is not supported; use a file")
         event.listen(engine, "connect", _sqlite_pragmas)
+
+        # Writers take turns (``write_lock``) rather than race in SQLite's busy handler.
+        write_lock = WriteLock(database)
 
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn: Any) -> None:
             # Take the write lock at the start of every transaction: avoids
             # SQLITE_BUSY on lock upgrades between concurrent writers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            write_lock.acquire(conn)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                write_lock.release(conn)
+                raise
+
+        event.listen(engine, "commit", write_lock.release)
+        event.listen(engine, "rollback", write_lock.release)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
