@@ -5,10 +5,13 @@
 
 Every recipient agrees to tracking; an enabled automation (trigger: a click in the
 email, recurrence ``always``; first step ``send_email``) answers each click with one
-message to a local SMTP sink in this process. Clicks are sent at a fixed rate, one per
-recipient, each to a different delivery. For each click the time from its answer (a
-302: the click is stored) to the sink accepting the follow-up is recorded; p50, p95
-and the worst are reported, and every click must bring exactly one message.
+message to a local SMTP sink in a process of its own (so the click client's work never
+delays an acceptance, nor the other way round). Clicks are sent at a fixed rate, one per
+recipient, each to a different delivery. For each click answered 302 (the click is
+stored) the time from its request leaving the client to the sink accepting the
+follow-up is recorded: an upper bound of the time from its answer, which a busy client
+may read late (``click_answer_p95_ms`` shows how late). p50, p95, the worst and the p95
+of each second's clicks are reported, and every click must bring exactly one message.
 
 SQLite runs ``tidings serve`` embedded (workers in the web process); PostgreSQL runs
 ``tidings serve --no-workers`` and a separate ``tidings worker``. Results go to
@@ -19,12 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,19 +63,60 @@ CHROME_UA = (
 )
 
 
-@dataclass
 class Sink:
-    """Records when each recipient's message was accepted (after the final dot)."""
+    """Writes when each recipient's message was accepted (after the final dot), one
+    ``address<TAB>wall time`` line each, to a file the benchmark reads."""
 
-    arrived: dict[str, list[float]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, path: Path) -> None:
+        self.out = path.open("a", buffering=1)  # a line each, as it arrives
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         now = time.time()
-        with self.lock:
-            for rcpt in envelope.rcpt_tos:
-                self.arrived.setdefault(rcpt.lower(), []).append(now)
+        for rcpt in envelope.rcpt_tos:
+            self.out.write(f"{rcpt.lower()}\t{now}\n")
         return "250 OK"
+
+
+def _serve_sink(port: int, path: Path, ready: Any, done: Any) -> None:
+    """The sink's process: accept messages on ``port`` until ``done`` is set."""
+    controller = Controller(Sink(path), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    done.wait()
+    controller.stop()
+
+
+@dataclass
+class SinkProcess:
+    """The SMTP sink in a process of its own, and what it has accepted so far."""
+
+    port: int
+    path: Path
+    ready: Any = field(default_factory=multiprocessing.Event)
+    done: Any = field(default_factory=multiprocessing.Event)
+    process: Any = None
+
+    def start(self) -> None:
+        self.path.write_text("")
+        self.process = multiprocessing.Process(
+            target=_serve_sink, args=(self.port, self.path, self.ready, self.done), daemon=True
+        )
+        self.process.start()
+        if not self.ready.wait(30):
+            raise RuntimeError("the SMTP sink did not start")
+
+    def stop(self) -> None:
+        self.done.set()
+        self.process.join(10)
+
+    def arrived(self) -> dict[str, list[float]]:
+        """Each recipient's acceptance times (complete lines only)."""
+        seen: dict[str, list[float]] = {}
+        for line in self.path.read_text().splitlines():
+            address, _, at = line.partition("\t")
+            if at:
+                seen.setdefault(address, []).append(float(at))
+        return seen
 
 
 def _setup(db: Any, recipients: int) -> tuple[list[str], list[str]]:
@@ -114,8 +159,12 @@ def _setup(db: Any, recipients: int) -> tuple[list[str], list[str]]:
     return lines[::PATHS_PER_DELIVERY], addresses
 
 
-async def _clicks(port: int, paths: list[str], rate: float) -> list[float | None]:
-    """Send one click every 1/rate seconds; the wall time of each 302 answer."""
+async def _clicks(
+    port: int, paths: list[str], rate: float
+) -> tuple[list[float | None], list[float | None]]:
+    """Send one click every 1/rate seconds. For each click answered 302, the wall time
+    just before its request left and when the client read its answer."""
+    sent: list[float | None] = [None] * len(paths)
     answered: list[float | None] = [None] * len(paths)
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}",
@@ -125,9 +174,10 @@ async def _clicks(port: int, paths: list[str], rate: float) -> list[float | None
     ) as client:
 
         async def one(index: int) -> None:
+            leaving = time.time()
             answer = await client.get(paths[index], follow_redirects=False)
             if answer.status_code == 302:
-                answered[index] = time.time()
+                sent[index], answered[index] = leaving, time.time()
 
         started = time.monotonic()
         tasks = []
@@ -137,7 +187,27 @@ async def _clicks(port: int, paths: list[str], rate: float) -> list[float | None
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(index)))
         await asyncio.gather(*tasks)
-    return answered
+    return sent, answered
+
+
+def _by_second(
+    who: list[str], answered: list[float | None], arrived: dict[str, list[float]], rate: float
+) -> list[float]:
+    """The p95 of the clicks sent in each second of the run: whether the latency
+    holds steady or grows with a backlog."""
+    per = max(1, int(rate))
+    out = []
+    for start in range(0, len(who), per):
+        chunk = [
+            arrived[address.lower()][0] - at
+            for address, at in zip(
+                who[start : start + per], answered[start : start + per], strict=True
+            )
+            if at is not None and address.lower() in arrived
+        ]
+        if chunk:
+            out.append(round(1000 * _percentile(chunk, 95), 1))
+    return out
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -150,17 +220,16 @@ def run(kind: str, rates: list[float], duration: float) -> dict[str, Any]:
     total = int(sum(rate * duration for rate in rates))
     db = fresh_database(kind, "automation")
     paths, addresses = _setup(db, total)
-    sink = Sink()
     smtp_port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
+    OUT.mkdir(parents=True, exist_ok=True)
+    sink = SinkProcess(smtp_port, OUT / f"automation-{kind}-accepted.tsv")
+    sink.start()
     port = free_port()
     env = tidings_env(
         db,
         TIDINGS_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
         TIDINGS_BASE_URL=f"http://127.0.0.1:{port}",
     )
-    OUT.mkdir(parents=True, exist_ok=True)
     logs = [open(OUT / f"automation-{kind}-{n}.log", "wb") for n in range(2)]  # noqa: SIM115
     processes: list[subprocess.Popen[bytes]] = []
     rows = []
@@ -181,20 +250,25 @@ def run(kind: str, rates: list[float], duration: float) -> dict[str, Any]:
             batch, who = paths[offset : offset + count], addresses[offset : offset + count]
             offset += count
             log(f"{kind}: {count} clicks at {rate:g}/s")
-            answered = asyncio.run(_clicks(port, batch, rate))
+            sent, answered = asyncio.run(_clicks(port, batch, rate))
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and any(
-                address.lower() not in sink.arrived for address in who
-            ):
+            while time.monotonic() < deadline:
+                arrived = sink.arrived()
+                if all(address.lower() in arrived for address in who):
+                    break
                 time.sleep(0.1)
             time.sleep(1)  # room for a duplicate to arrive
+            arrived = sink.arrived()
+            # From the click's request leaving the client: an upper bound of the
+            # time from its answer, which a busy client may read late.
             latencies = [
-                sink.arrived[address.lower()][0] - at
-                for address, at in zip(who, answered, strict=True)
-                if at is not None and address.lower() in sink.arrived
+                arrived[address.lower()][0] - at
+                for address, at in zip(who, sent, strict=True)
+                if at is not None and address.lower() in arrived
             ]
-            missing = sum(1 for address in who if address.lower() not in sink.arrived)
-            twice = sum(1 for address in who if len(sink.arrived.get(address.lower(), [])) > 1)
+            answers = [b - a for a, b in zip(sent, answered, strict=True) if a and b]
+            missing = sum(1 for address in who if address.lower() not in arrived)
+            twice = sum(1 for address in who if len(arrived.get(address.lower(), [])) > 1)
             row = {
                 "db": kind,
                 "rate": rate,
@@ -205,13 +279,17 @@ def run(kind: str, rates: list[float], duration: float) -> dict[str, Any]:
                 "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
                 "p95_ms": round(1000 * _percentile(latencies, 95), 1) if latencies else None,
                 "max_ms": round(1000 * max(latencies), 1) if latencies else None,
+                "p95_by_second_ms": _by_second(who, sent, arrived, rate),
+                "click_answer_p95_ms": round(1000 * _percentile(answers, 95), 1)
+                if answers
+                else None,
             }
             log(f"{kind} @ {rate:g}/s: {row}")
             rows.append(row)
     finally:
         for process in reversed(processes):
             stop(process)
-        controller.stop()
+        sink.stop()
         for handle in logs:
             handle.close()
     return {"rows": rows}
