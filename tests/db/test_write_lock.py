@@ -5,6 +5,7 @@ the timeout fails like SQLite's own "database is locked"."""
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,3 +85,21 @@ def test_a_wait_past_the_timeout_fails_as_locked_and_leaves_the_lock_usable(
     lock.release(conn)
     assert not _locked_elsewhere(lock.path)
     lock.release(conn)  # a second release of the same transaction does nothing
+
+
+def test_the_lock_file_is_closed_with_its_engine(tmp_path: Path) -> None:
+    def open_locks() -> int:
+        return sum(
+            1
+            for fd in os.listdir("/proc/self/fd")
+            if os.path.realpath(f"/proc/self/fd/{fd}").endswith("gone.db-writelock")
+        )
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'gone.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("SELECT 1"))
+    assert open_locks() == 1
+    engine.dispose()
+    del engine, conn
+    gc.collect()
+    assert open_locks() == 0

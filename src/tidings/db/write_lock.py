@@ -30,6 +30,7 @@ import os
 import sqlite3
 import threading
 import time
+import weakref
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -52,7 +53,6 @@ class WriteLock:
         self._owner: int | None = None
         self._fd: int | None = None
         self._pid = 0
-        self._fd_lock = threading.Lock()
 
     def acquire(self, conn: Any) -> None:
         """Wait for the lock (called as ``conn``'s transaction begins)."""
@@ -93,10 +93,16 @@ class WriteLock:
             self._thread_lock.release()
 
     def _file(self) -> int:
-        """This process's descriptor of the lock file (a forked child opens its own:
-        a descriptor shared with the parent would share its lock too)."""
-        with self._fd_lock:
-            if self._fd is None or self._pid != os.getpid():
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                self._pid = os.getpid()
-            return self._fd
+        """This process's descriptor of the lock file, opened on first use under the
+        thread lock and closed with the engine (when this lock is collected). A forked
+        child opens its own: a descriptor shared with the parent shares its lock too."""
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+            weakref.finalize(self, _close, self._fd, self._pid)
+        return self._fd
+
+
+def _close(fd: int, pid: int) -> None:
+    if os.getpid() == pid:  # a forked child's copy belongs to its parent
+        os.close(fd)
