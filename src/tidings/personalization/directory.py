@@ -52,7 +52,8 @@ class SiteDirectory:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.signer = VisitorSigner(runtime.secret_key)
-        self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()  # one reload at a time
+        self._answers_lock = threading.Lock()  # held for dictionary steps only
         self._loaded_at = -REFRESH
         self._by_key: dict[str, SiteEntry] = {}
         self._origins: frozenset[str] = frozenset()
@@ -66,7 +67,7 @@ class SiteDirectory:
     def _fresh(self) -> None:
         if time.monotonic() - self._loaded_at < REFRESH:
             return
-        with self._lock:
+        with self._reload_lock:
             if time.monotonic() - self._loaded_at < REFRESH:
                 return
             with self.runtime.session() as session:
@@ -84,13 +85,20 @@ class SiteDirectory:
 
     def invalidate(self) -> None:
         """Reload on next use (after a change in this process)."""
-        with self._lock:
+        with self._reload_lock:
             self._loaded_at = -REFRESH
+        with self._answers_lock:
             self._answers.clear()
 
-    def site(self, site_key: str) -> SiteEntry | None:
-        """The site with this public key."""
+    def refresh(self) -> None:
+        """Reload the sites if they are ``stale`` (reads the database)."""
         self._fresh()
+
+    def site(self, site_key: str, *, reload: bool = True) -> SiteEntry | None:
+        """The site with this public key; ``reload=False`` takes the sites as last
+        loaded (the event loop's look-up, after ``refresh`` off the loop)."""
+        if reload:
+            self._fresh()
         return self._by_key.get(site_key)
 
     def is_registered_origin(self, origin: str | None) -> bool:
@@ -102,7 +110,7 @@ class SiteDirectory:
 
     def cached_answer(self, key: tuple[Any, ...]) -> Any | None:
         """A recent answer for ``key``, if any."""
-        with self._lock:
+        with self._answers_lock:
             found = self._answers.get(key)
             if found is None:
                 return None
@@ -113,7 +121,7 @@ class SiteDirectory:
 
     def keep_answer(self, key: tuple[Any, ...], answer: Any) -> None:
         """Remember an answer for ``ANSWER_TTL`` seconds."""
-        with self._lock:
+        with self._answers_lock:
             self._answers[key] = (time.monotonic() + ANSWER_TTL, answer)
             while len(self._answers) > ANSWER_CAPACITY:
                 self._answers.popitem(last=False)

@@ -16,8 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from tidings.activities.service import record
-from tidings.emails import variants as email_variants
-from tidings.personalization import visitors
+from tidings.personalization import answers, visitors
 from tidings.personalization.directory import SiteDirectory, SiteEntry, directory
 from tidings.personalization.service import origin_of
 from tidings.runtime import Runtime
@@ -131,7 +130,7 @@ def _record_visit(runtime: Runtime, sites: SiteDirectory, token: str, url: str) 
 
 
 @router.get("/v1/widgets")
-def widgets(
+async def widgets(
     request: Request,
     runtime: RuntimeDep,
     site_key: Annotated[str, Query(min_length=1, max_length=64)],
@@ -139,33 +138,23 @@ def widgets(
     visitor: Annotated[str | None, Query(max_length=visitors.MAX_TOKEN)] = None,
 ) -> Response:
     """``{key: {variant, html}}`` for the visitor: the first variant whose condition
-    holds for a known, consenting visitor, else the default; unknown keys are left out."""
+    holds for a known, consenting visitor, else the default; unknown keys are left out.
+
+    Answered on the event loop: the sites and recent answers are in memory, and a
+    visitor not answered lately waits for the next round of ``VisitorAnswers``."""
     sites = directory(runtime)
-    site = sites.site(site_key)
+    if sites.stale:
+        await run_in_threadpool(sites.refresh)
+    site = sites.site(site_key, reload=False)
     if site is None:
         return _problem(404, "unknown site_key")
     headers = _cors(request, site)
     if headers is None:
         return _problem(403, "this origin is not the site's")
-    wanted = sorted({k for k in keys.split(",") if k in site.widgets})[:MAX_KEYS]
+    wanted = tuple(sorted({k for k in keys.split(",") if k in site.widgets})[:MAX_KEYS])
     key = sites.signer.read(visitor)
-    cache_key = (site.id, key, tuple(wanted))
-    answer = sites.cached_answer(cache_key) if key is not None else None
-    if answer is None:
-        chosen: dict[str, int] = {}
-        if key is not None:
-            with runtime.session() as session:
-                known = visitors.resolve(session, sites.signer, visitor)
-                if known is not None:
-                    chosen = email_variants.choose(
-                        session, {k: site.widgets[k] for k in wanted}, known.contact_id
-                    )
-        answer = {}
-        for name in wanted:
-            index = chosen.get(name)
-            widget = site.widgets[name]
-            html = widget["variants"][index]["html"] if index is not None else widget["html"]
-            answer[name] = {"variant": index, "html": html}
-        if key is not None:
-            sites.keep_answer(cache_key, answer)
+    if key is None:
+        answer = answers.shaped(site, wanted, {})
+    else:
+        answer = await answers.visitor_answers(runtime).answer(answers.Ask(site, key, wanted))
     return JSONResponse(answer, headers={**headers, "Cache-Control": "private, no-store"})

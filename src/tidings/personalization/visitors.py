@@ -19,9 +19,10 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tidings.consent.models import TRACKING_CONSENT, Consent, ConsentAgreement
@@ -114,12 +115,31 @@ class Known:
 def resolve(session: Session, signer: VisitorSigner, token: str | None) -> Known | None:
     """The consenting contact a token names now, or None (unknown visitor)."""
     key = signer.read(token)
-    if key is None:
-        return None
-    visitor = session.scalars(select(SiteVisitor).where(SiteVisitor.visitor_key == key)).first()
-    if visitor is None:
-        return None
-    agreement = _agreement(session, visitor.contact_id)
-    if agreement is None or agreement.given_at > visitor.issued_at:
-        return None
-    return Known(visitor.contact_id, agreement.consent_id)
+    return resolve_keys(session, [key]).get(key) if key is not None else None
+
+
+def resolve_keys(session: Session, keys: Iterable[bytes]) -> dict[bytes, Known]:
+    """The consenting contacts that checked visitor keys name now, in one query: a key
+    is known while its contact's latest active tracking agreement is older than it."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    latest = func.max(ConsentAgreement.given_at)
+    rows = session.execute(
+        select(SiteVisitor.visitor_key, SiteVisitor.contact_id, ConsentAgreement.consent_id)
+        .join(ConsentAgreement, ConsentAgreement.contact_id == SiteVisitor.contact_id)
+        .join(Consent, Consent.id == ConsentAgreement.consent_id)
+        .where(
+            SiteVisitor.visitor_key.in_(wanted),
+            Consent.code_name == TRACKING_CONSENT,
+            ConsentAgreement.revoked_at.is_(None),
+        )
+        .group_by(
+            SiteVisitor.visitor_key,
+            SiteVisitor.contact_id,
+            SiteVisitor.issued_at,
+            ConsentAgreement.consent_id,
+        )
+        .having(latest <= SiteVisitor.issued_at)
+    )
+    return {key: Known(contact_id, consent_id) for key, contact_id, consent_id in rows}
