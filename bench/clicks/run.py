@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -270,12 +271,34 @@ def measure(
     port = free_port()
     enabled = trigger > 0
     with trigger_on(db, abs(trigger), port, enabled=enabled) as triggered:
-        sent_before = triggered.sink.accepted
+        marks: dict[str, Any] = {}
+
+        def after_warm_up() -> None:
+            # The warm-up's clicks are the worker's to finish before the run starts.
+            marks["warm_up_drain"] = triggered.quiet()
+            marks["accepted"] = triggered.sink.accepted
+            marks["runs"] = triggered.backlog()[1]
+
+        def after_run() -> None:
+            marks["accepted_in_run"] = triggered.sink.accepted - marks["accepted"]
+
         run = _measure(
             db, data, engine, mode, f"{variant}+{'trigger' if enabled else 'worker'}", options,
             Server(db, mode, port=port, env=triggered.env), worker=triggered.worker_pid,
+            after_warm_up=after_warm_up, after_run=after_run,
         )  # fmt: skip
-        run["follow_ups_accepted"] = triggered.sink.accepted - sent_before
+        drained = triggered.quiet()
+        run["warm_up_drain"] = marks["warm_up_drain"]
+        run["follow_ups_accepted"] = marks["accepted_in_run"]
+        # After the run (and its exact check): how long the backlog took to clear,
+        # and whether every run the clicks started brought exactly one message.
+        run["drain_seconds"] = drained["seconds"]
+        run["follow_ups_total"] = drained["accepted"] - marks["accepted"]
+        run["runs_started"] = drained["runs"] - marks["runs"]
+        if enabled and run["follow_ups_total"] != run["runs_started"]:
+            run["problems"].append(
+                f"{run['runs_started']} runs started, {run['follow_ups_total']} follow-ups"
+            )
     return run
 
 
@@ -289,18 +312,24 @@ def _measure(
     server_process: Server,
     *,
     worker: int | None = None,
+    after_warm_up: Callable[[], None] | None = None,
+    after_run: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     label = f"{db.kind}/{variant}/{mode}"
     with server_process as server:
         log(f"{label}: warm-up {options.warmup}s")
         drive(server.port, data.paths_file, options, options.warmup)
         before = settled(engine, data.email_id)
+        if after_warm_up is not None:
+            after_warm_up()
         log(f"{label}: {options.duration}s, {options.connections} connections")
         cpu_before = tree_cpu(server.process.pid)
         worker_before = tree_cpu(worker) if worker else {}
         run = drive(server.port, data.paths_file, options, options.duration)
         cpu_after = tree_cpu(server.process.pid)
         worker_after = tree_cpu(worker) if worker else {}
+        if after_run is not None:
+            after_run()
         web_cpu = cpu_after[server.process.pid] - cpu_before[server.process.pid]
         cpu_used = sum(cpu_after[p] - cpu_before.get(p, 0.0) for p in cpu_after)
         # Server CPU per answered request (web process plus the tracking writer
@@ -441,7 +470,7 @@ def summary(results: dict[str, Any]) -> str:
             "",
             "| database | variant | recorded clicks/s | with a worker | with an enabled click "
             "trigger | ratio | worker CPU per click (worker / trigger) | follow-ups accepted "
-            "| lost |",
+            "during the run / after it (drained in) | lost |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for run in triggered:
@@ -451,7 +480,8 @@ def summary(results: dict[str, Any]) -> str:
                 f"| {run['database']} | {run['variant']} | {rec['per_second']:,} | "
                 f"{work['per_second']:,} | {trig['per_second']:,} | "
                 f"{run['trigger_ratio']:.0%} | {work['worker_cpu_us_per_request']} / "
-                f"{trig['worker_cpu_us_per_request']} us | {trig['follow_ups_accepted']:,} | "
+                f"{trig['worker_cpu_us_per_request']} us | {trig['follow_ups_accepted']:,} / "
+                f"{trig['follow_ups_total']:,} ({trig['drain_seconds']} s) | "
                 f"{'none' if not problems else '; '.join(problems)} |"
             )
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 from bench.common import OUT, SECRET_KEY, Database, free_port, stop, tidings_env
 from tidings.assembly.subscribers import SUBSCRIBERS
 from tidings.automation import service as automations
+from tidings.automation.models import AutomationRun
 from tidings.config import Settings
 from tidings.db.base import utcnow
 from tidings.db.upsert import insert_for
@@ -108,6 +110,45 @@ class Triggered:
     env: dict[str, str]
     sink: CountingSink
     worker_pid: int
+    db: Database
+    automation_id: int
+
+    def backlog(self) -> tuple[int, int]:
+        """(outbox events some subscriber has not passed yet, runs of the automation)."""
+        runtime = Runtime(
+            Settings(data_dir=self.db.data_dir, database_url=self.db.url, secret_key=SECRET_KEY)
+        )
+        try:
+            with runtime.session() as session:
+                top = session.scalar(select(func.coalesce(func.max(OutboxEvent.id), 0))) or 0
+                lowest = session.scalar(select(func.min(SubscriberCursor.position))) or 0
+                runs = session.scalar(
+                    select(func.count()).where(AutomationRun.automation_id == self.automation_id)
+                )
+                return top - lowest, int(runs or 0)
+        finally:
+            runtime.close()
+
+    def quiet(self, timeout: float = 300.0) -> dict[str, Any]:
+        """Wait until the worker has passed every event and the sink took nothing new
+        for a second: the backlog cleared. What it took: seconds, follow-ups, runs."""
+        start = time.monotonic()
+        accepted = self.sink.accepted
+        stable_since = time.monotonic()
+        while time.monotonic() - start < timeout:
+            time.sleep(0.2)
+            if self.sink.accepted != accepted:
+                accepted, stable_since = self.sink.accepted, time.monotonic()
+                continue
+            if time.monotonic() - stable_since >= 1.0 and self.backlog()[0] == 0:
+                break
+        pending, runs = self.backlog()
+        return {
+            "seconds": round(time.monotonic() - start, 1),
+            "accepted": self.sink.accepted,
+            "runs": runs,
+            "events_pending": pending,
+        }
 
 
 @contextmanager
@@ -129,7 +170,9 @@ def trigger_on(
     log = (OUT / f"clicks-{db.kind}-trigger-worker.log").open("wb")
     worker = subprocess.Popen([*TIDINGS, "worker"], env=env, stdout=log, stderr=log)
     try:
-        yield Triggered(env=extra, sink=sink, worker_pid=worker.pid)
+        yield Triggered(
+            env=extra, sink=sink, worker_pid=worker.pid, db=db, automation_id=automation_id
+        )
     finally:
         stop(worker)
         log.close()

@@ -12,7 +12,9 @@ Where the pass runs: ``DispatchLoop``, a thread of every process that runs worke
 woken after each commit that published in that process and every
 ``PERIODIC_SECONDS`` otherwise. A process without the loop (the tracking writer
 process, a web process without workers, the CLI) wakes a loop elsewhere with the
-``events.dispatch`` job.
+``events.dispatch`` job. While the tracking writer marks the machine busy, the loop
+holds its passes back (clicks first, ``jobs.pressure``): at most ``MAX_HOLD_BACK``
+seconds at a time, then one batch of ``FORCED_BATCH`` events per subscriber.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from tidings.events.listen import Listener
 from tidings.events.models import OutboxEvent, SubscriberCursor
 from tidings.events.types import Event, EventType, Subscriber
 from tidings.jobs.loop import BackgroundLoop
+from tidings.jobs.pressure import FORCED_BATCH, HoldBack, busy_file
 
 if TYPE_CHECKING:
     from tidings.runtime import Runtime
@@ -138,12 +141,17 @@ def _ensure_cursors(open_session: SessionFactory, subscribers: Sequence[Subscrib
 
 
 def deliver_one(
-    open_session: SessionFactory, subscriber: Subscriber, *, raise_errors: bool = False
+    open_session: SessionFactory,
+    subscriber: Subscriber,
+    *,
+    raise_errors: bool = False,
+    limit: int | None = None,
 ) -> tuple[int, bool]:
-    """One batch to ``subscriber``: (events handled, whether more may be pending)."""
+    """One batch (of at most ``limit`` events, if given) to ``subscriber``: (events
+    handled, whether more may be pending)."""
     try:
         with open_session() as session:
-            return _deliver(session, subscriber)
+            return _deliver(session, subscriber, limit)
     except Exception as exc:
         log.exception("event subscriber %s failed; retrying later", subscriber.name)
         _record_failure(open_session, subscriber, exc)
@@ -152,8 +160,9 @@ def deliver_one(
         return 0, False
 
 
-def _deliver(session: Session, subscriber: Subscriber) -> tuple[int, bool]:
+def _deliver(session: Session, subscriber: Subscriber, limit: int | None) -> tuple[int, bool]:
     now = utcnow()
+    size = subscriber.batch_size if limit is None else max(1, min(limit, subscriber.batch_size))
     cursor = session.scalars(
         select(SubscriberCursor).where(SubscriberCursor.name == subscriber.name).with_for_update()
     ).first()
@@ -172,10 +181,10 @@ def _deliver(session: Session, subscriber: Subscriber) -> tuple[int, bool]:
             OutboxEvent.type.in_([str(t) for t in subscriber.types]),
         )
         .order_by(OutboxEvent.id)
-        .limit(subscriber.batch_size)
+        .limit(size)
     ).all()
     events = [Event(id=r[0], type=EventType(r[1]), occurred_at=r[2], data=r[3]) for r in rows]
-    full = len(events) == subscriber.batch_size
+    full = len(events) == size
     position = events[-1].id if full else top
     if events:
         subscriber.handle(session, events)
@@ -208,8 +217,12 @@ def deliver_pending(
     *,
     raise_errors: bool = False,
     max_rounds: int = 10_000,
+    interrupts: Callable[[], bool] | None = None,
+    limit: int | None = None,
 ) -> int:
-    """Deliver until no subscriber has an event it can take now; events handled."""
+    """Deliver until no subscriber has an event it can take now, or until
+    ``interrupts`` says so after a round (one batch per subscriber, of at most
+    ``limit`` events if given); events handled."""
     if not subscribers:
         return 0
     open_session = _sessions_of(target)
@@ -221,10 +234,14 @@ def deliver_pending(
             break
         still: list[Subscriber] = []
         for subscriber in active:
-            count, more = deliver_one(open_session, subscriber, raise_errors=raise_errors)
+            count, more = deliver_one(
+                open_session, subscriber, raise_errors=raise_errors, limit=limit
+            )
             handled += count
             if more:
                 still.append(subscriber)
+        if interrupts is not None and interrupts():
+            break
         # A handler may have published further events: one more round for everyone.
         active = still or (list(subscribers) if _published_since(target, subscribers) else [])
     return handled
@@ -319,6 +336,7 @@ class DispatchLoop(BackgroundLoop):
         self._wakeup.set()  # a first pass at start: whatever a restart left behind
         self._seen_top = -1
         self._retries_looked = 0.0
+        self.hold_back = HoldBack(busy_file(runtime.settings.resolved_data_dir()))
 
     def poke(self) -> None:
         """Run a pass now (or right after the current one)."""
@@ -337,7 +355,19 @@ class DispatchLoop(BackgroundLoop):
             return True
         if not woken and self._nothing_new():
             return True
-        deliver_pending(self.runtime, subscribers)
+        if self.hold_back.now():
+            # The tracking writer is saturated: clicks first (``jobs.pressure``).
+            self._wakeup.set()  # the pass is still owed
+            return True
+        # A pass that waited the longest under a burst delivers a little and looks again.
+        limit = FORCED_BATCH if self.hold_back.forced else None
+        deliver_pending(self.runtime, subscribers, interrupts=self._interrupted, limit=limit)
+        return True
+
+    def _interrupted(self) -> bool:
+        if not self.hold_back.interrupts():
+            return False
+        self._wakeup.set()  # the rest of the pass is still owed
         return True
 
     def _nothing_new(self) -> bool:

@@ -23,6 +23,7 @@ from tidings.consent.policy import TrackingPolicy, tracking_policy
 from tidings.db.base import utcnow
 from tidings.events.publish import mark_published
 from tidings.jobs.loop import BackgroundLoop
+from tidings.jobs.pressure import BusyGauge, busy_file
 from tidings.tracking.apply import BatchOutcome, KnownMarkers, apply_batch
 from tidings.tracking.bursts import BurstWatch
 from tidings.tracking.events import TrackedEvent, TrackingWriter
@@ -123,6 +124,8 @@ class EventWriter(BackgroundLoop):
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.batches = 0
         self.events = 0
+        # Clicks first: a busy writer asks background work to stand back (``pressure``).
+        self.gauge = BusyGauge(busy_file(runtime.settings.resolved_data_dir()))
 
     def wake(self) -> None:
         """``stop`` ends the thread once it has written what was queued before."""
@@ -167,14 +170,20 @@ class EventWriter(BackgroundLoop):
     def write_batch(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
         """Apply ``batch`` in one transaction and settle its waiters (the writer
         process calls this from its own loop instead of starting the thread)."""
+        try:
+            self._write(batch)
+        finally:
+            self.gauge.written(len(batch))
+
+    def _write(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
         outcome, error = self._apply([event for event, _ in batch])
         refused = isinstance(error, DBAPIError) and not _transient(error)
         if refused and len(batch) > 1:
             # One event the database refuses (its email deleted meanwhile, say) must
             # not fail the requests it happened to share a batch with: split and retry.
             middle = len(batch) // 2
-            self.write_batch(batch[:middle])
-            self.write_batch(batch[middle:])
+            self._write(batch[:middle])
+            self._write(batch[middle:])
             return
         if error is None:
             # Counted before the requests wake up, so they can read the figures.
