@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from tidings.db.base import utcnow
 from tidings.emails import service as emails
 from tidings.events.listen import Listener
 from tidings.jobs import pressure
-from tidings.jobs.pressure import CpuIdle, busy_file, saturated
+from tidings.jobs.pressure import busy_file, saturated
 from tidings.runtime import Runtime
 from tidings.sending.models import Delivery
 from tidings.sending.service import start_mailout
@@ -425,21 +424,18 @@ def test_a_batch_with_activities_wakes_every_listener(
 
 
 def test_a_busy_writer_marks_the_machine_busy(
-    runtime: Runtime, writer: EventWriter, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    runtime: Runtime, writer: EventWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Clicks first (``jobs.pressure``): each batch's events count in the gauge."""
     mark = busy_file(runtime.settings.resolved_data_dir())
     assert writer.gauge.path == mark and not saturated(mark)
-    stat = tmp_path / "stat"
-    stat.write_text("cpu  100 0 0 100 0 0 0 0 0 0\n")
-    writer.gauge.cpu = CpuIdle(stat)
-    stat.write_text("cpu  900 0 0 101 0 0 0 0 0 0\n")  # the processors full since
     sent = _sent(runtime, consenting=1, anonymous=0, prefix="busy")
     writer.start()
     writer.record_blocking(_click(sent, sent.consenting[0], 1))
     assert writer.gauge.marks == 0  # one click in a quarter second is no burst
     monkeypatch.setattr(pressure, "WINDOW", 0.0)
     monkeypatch.setattr(pressure, "RAISE_RATE", 0.0)  # any rate is a burst now
+    monkeypatch.setattr(pressure, "BUSY_SHARE", 0.0)  # and any writing keeps it busy
     writer.record_blocking(_click(sent, sent.consenting[0], 2))
     deadline = time.monotonic() + 5  # counted right after the batch's waiters wake
     while writer.gauge.marks == 0 and time.monotonic() < deadline:

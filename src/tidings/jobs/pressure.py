@@ -1,15 +1,22 @@
 """Clicks first: a signal the tracking writer raises while clicks come in faster
-than the machine has room for, so that background work on the same machine stands
-back for a moment.
+than it can comfortably write them, so that background work on the same machine
+stands back for a moment.
 
 A person waits for every click's redirect; nobody waits a second for a follow-up
 email, a group update or a webhook. The tracking writer marks the data directory's
 ``tracking-busy`` file (its modification time) after each ``WINDOW`` in which it
-wrote more than ``RAISE_RATE`` events a second while the machine's processors were
-idle less than ``IDLE_BELOW`` of the time (``/proc/stat``). The time it spends
-writing says nothing on its own: at a few hundred clicks a second it commits one or
-two at a time and is busy half the time, with room for ten times as many. A mark
-holds for ``HOLD`` seconds and is renewed while the burst lasts. The event
+wrote more than ``RAISE_RATE`` events a second *and* spent more than ``BUSY_SHARE``
+of the window writing. Neither says enough alone. At a few hundred clicks a second
+the writer commits one or two at a time and is busy half the time, with room for ten
+times as many: the busy share alone would hold automation back at the rates it must
+answer within a second. A burst of thousands a second that the writer absorbs in
+large batches, mostly idle, needs nothing either. Both together mean the clicks are
+queueing behind the writer, which is where background work hurts them most: on SQLite
+it takes the same write lock, everywhere it takes processor time and connections.
+The machine's idle processor share says little: background work slows the writer
+through the write lock and latency long before the processors are full.
+
+A mark holds for ``HOLD`` seconds and is renewed while the burst lasts. The event
 dispatcher (and so automation, groups and webhooks, which it feeds) holds each pass
 back while the mark is fresh, for at most ``MAX_HOLD_BACK`` seconds, then delivers
 one batch of at most ``FORCED_BATCH`` events per subscriber and looks again: under a
@@ -26,17 +33,15 @@ This module imports nothing from Tidings, so every layer may use it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
 
 FILE_NAME = "tracking-busy"
-WINDOW = 0.25  # seconds over which the writer's rate and the idle share are measured
-RAISE_RATE = 500.0  # events a second that, with processors this busy, mark it
-IDLE_BELOW = 0.2  # the processors' idle share below which they are "this busy"
-PROC_STAT = Path("/proc/stat")
-HOLD = 0.5  # seconds a mark holds
+WINDOW = 0.25  # seconds over which the writer's rate and busy share are measured
+RAISE_RATE = 500.0  # events a second that, with the writer this busy, mark it
+BUSY_SHARE = 0.25  # the share of the window spent writing that is "this busy"
+HOLD = 1.0  # seconds a mark holds
 MAX_HOLD_BACK = 3.0  # seconds background work waits at most, per pass
 FORCED_BATCH = 100  # events per subscriber in a pass that waited the longest
 POLL = 0.05  # seconds between looks while standing back
@@ -47,67 +52,35 @@ def busy_file(data_dir: Path) -> Path:
     return data_dir / FILE_NAME
 
 
-class CpuIdle:
-    """The share of time this machine's processors were idle since the last look
-    (``/proc/stat``); None where that cannot be read."""
-
-    def __init__(self, path: Path = PROC_STAT) -> None:
-        self.path = path
-        self._last: tuple[int, int] | None = self._read()
-
-    def _read(self) -> tuple[int, int] | None:
-        try:
-            with self.path.open("rb") as stat:
-                fields = stat.readline().split()[1:]
-            ticks = [int(f) for f in fields[:8]]
-        except (OSError, ValueError):
-            return None
-        if len(ticks) < 5:
-            return None
-        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
-
-    def share(self) -> float | None:
-        now = self._read()
-        last, self._last = self._last, now
-        if now is None or last is None or now[1] <= last[1]:
-            return None
-        return (now[0] - last[0]) / (now[1] - last[1])
-
-
 class BusyGauge:
-    """Kept by the tracking writer: counts the events written and marks the file when
-    a window says the machine is saturated. One thread uses it."""
+    """Kept by the tracking writer: counts the events written and the time spent
+    writing them, and marks the file when a window says the writer is saturated.
+    One thread uses it."""
 
-    def __init__(self, path: Path, cpu: CpuIdle | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.cpu = cpu or CpuIdle()
         self._window_start = time.monotonic()
         self._events = 0
+        self._busy = 0.0
         self.marks = 0
 
-    def written(self, events: int) -> None:
-        """``events`` were just written."""
+    def written(self, events: int, seconds: float) -> None:
+        """``events`` were just written, in ``seconds``."""
         self._events += events
+        self._busy += seconds
         now = time.monotonic()
         elapsed = now - self._window_start
         if elapsed < WINDOW:
             return
-        if self._crowded(self._events / elapsed):
+        if self._events / elapsed > RAISE_RATE and self._busy / elapsed > BUSY_SHARE:
             self._mark()
-        self._window_start, self._events = now, 0
-
-    def _crowded(self, rate: float) -> bool:
-        if rate < RAISE_RATE:
-            self.cpu.share()  # the next window's share starts now
-            return False
-        idle = self.cpu.share()
-        return idle is not None and idle < IDLE_BELOW
+        self._window_start, self._events, self._busy = now, 0, 0.0
 
     def _mark(self) -> None:
         try:
-            os.utime(self.path)
-        except FileNotFoundError:
-            with contextlib.suppress(OSError):
+            try:
+                os.utime(self.path)
+            except FileNotFoundError:
                 self.path.touch()
         except OSError:
             return  # a read-only data directory: no signal, nothing else changes

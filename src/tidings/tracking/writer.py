@@ -170,10 +170,11 @@ class EventWriter(BackgroundLoop):
     def write_batch(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
         """Apply ``batch`` in one transaction and settle its waiters (the writer
         process calls this from its own loop instead of starting the thread)."""
+        start = time.monotonic()
         try:
             self._write(batch)
         finally:
-            self.gauge.written(len(batch))
+            self.gauge.written(len(batch), time.monotonic() - start)
 
     def _write(self, batch: list[tuple[TrackedEvent, Waiter]]) -> None:
         outcome, error = self._apply([event for event, _ in batch])
