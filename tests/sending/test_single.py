@@ -316,3 +316,43 @@ def test_registered_merge_fields_reach_single_messages(
     with sending.session() as session:
         kept = session.scalars(select(DeliveryLinkUrl.url)).all()
     assert kept == [f"https://example.com/confirm/{delivery_id}"]
+
+
+def test_an_emails_templates_are_kept_between_batches_until_it_changes(
+    sending: Runtime, smtp_sink: SmtpSink
+) -> None:
+    """Each ``deliver_single`` is a batch of its own; the second finds the first's
+    compiled templates, and an edited email compiles anew."""
+    single._KEPT.clear()  # kept by earlier tests, whose emails had the same ids
+    email_id = _email(sending, "automation")
+
+    def deliver(address: str) -> None:
+        contact_id = _contact(sending, address)
+        with sending.session() as session:
+            delivery_id = single.send_one(
+                session=session, email_id=email_id, contact_id=contact_id
+            ).id
+        assert single.deliver_single(sending, delivery_id) == "sent"
+
+    def kept() -> list[object]:
+        return [c for c in single._KEPT.values() if c.spec.email_id == email_id]
+
+    deliver("ann@example.com")
+    first = kept()
+    deliver("bob@example.com")
+    assert len(first) == 1 and kept() == first  # the same composer, compiled once
+    with sending.session() as session:
+        emails.update(
+            session=session,
+            email=emails.get(session=session, email_id=email_id),
+            changes={"subject": "Hello again, {{ contact.first_name }}"},
+        )
+    deliver("cat@example.com")
+    assert len(kept()) == 2
+    smtp_sink.wait_for(3)
+    subjects = {m.message["To"]: m.message["Subject"] for m in smtp_sink.messages}
+    assert subjects == {
+        "Ann <ann@example.com>": "Welcome, Ann",
+        "Ann <bob@example.com>": "Welcome, Ann",
+        "Ann <cat@example.com>": "Hello again, Ann",
+    }

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tidings.db.base import utcnow
@@ -49,7 +49,14 @@ PERIODIC_SECONDS = 2.0  # a pass at least this often, for what no wake-up announ
 # SQLite has no notifications: the loop looks at the outbox's highest id this often
 # (one indexed read without a transaction) and runs a pass when it grew.
 PEEK_SECONDS = 0.05
+# The loop's rounds (a pass goes on in rounds while events keep coming, and every
+# commit wakes it for a new pass) start at least this far apart: under a steady
+# stream each round takes the events of a tenth of a second together (one
+# transaction per subscriber, one batch of messages) instead of one or two clicks.
+ROUND_SECONDS = 0.1
 MAX_RETRY_SECONDS = 300.0
+_OUTBOX = cast(Table, OutboxEvent.__table__)
+_CURSORS = cast(Table, SubscriberCursor.__table__)
 KEEP = timedelta(days=1)  # events every subscriber has passed stay this long
 ERROR_CHARS = 2000
 
@@ -163,24 +170,29 @@ def deliver_one(
 def _deliver(session: Session, subscriber: Subscriber, limit: int | None) -> tuple[int, bool]:
     now = utcnow()
     size = subscriber.batch_size if limit is None else max(1, min(limit, subscriber.batch_size))
-    cursor = session.scalars(
-        select(SubscriberCursor).where(SubscriberCursor.name == subscriber.name).with_for_update()
+    # Core statements on the tables: a pass runs several of these a second, and the
+    # ORM's update would first look for matching objects among everything the
+    # handler loaded into the session.
+    cursor = session.execute(
+        select(_CURSORS.c.position, _CURSORS.c.retry_at)
+        .where(_CURSORS.c.name == subscriber.name)
+        .with_for_update()
     ).first()
     if cursor is None:
         return 0, False
     if cursor.retry_at is not None and cursor.retry_at > now:
         return 0, False
-    top = session.scalar(select(func.max(OutboxEvent.id)))
+    top = session.scalar(select(func.max(_OUTBOX.c.id)))
     if top is None or top <= cursor.position:
         return 0, False
     rows = session.execute(
-        select(OutboxEvent.id, OutboxEvent.type, OutboxEvent.occurred_at, OutboxEvent.data)
+        select(_OUTBOX.c.id, _OUTBOX.c.type, _OUTBOX.c.occurred_at, _OUTBOX.c.data)
         .where(
-            OutboxEvent.id > cursor.position,
-            OutboxEvent.id <= top,
-            OutboxEvent.type.in_([str(t) for t in subscriber.types]),
+            _OUTBOX.c.id > cursor.position,
+            _OUTBOX.c.id <= top,
+            _OUTBOX.c.type.in_([str(t) for t in subscriber.types]),
         )
-        .order_by(OutboxEvent.id)
+        .order_by(_OUTBOX.c.id)
         .limit(size)
     ).all()
     events = [Event(id=r[0], type=EventType(r[1]), occurred_at=r[2], data=r[3]) for r in rows]
@@ -189,8 +201,8 @@ def _deliver(session: Session, subscriber: Subscriber, limit: int | None) -> tup
     if events:
         subscriber.handle(session, events)
     session.execute(
-        update(SubscriberCursor)
-        .where(SubscriberCursor.name == subscriber.name)
+        update(_CURSORS)
+        .where(_CURSORS.c.name == subscriber.name)
         .values(position=position, failures=0, last_error=None, retry_at=None, updated_at=now)
     )
     return len(events), full
@@ -219,10 +231,12 @@ def deliver_pending(
     max_rounds: int = 10_000,
     interrupts: Callable[[], bool] | None = None,
     limit: int | None = None,
+    pace: Callable[[], None] | None = None,
 ) -> int:
     """Deliver until no subscriber has an event it can take now, or until
     ``interrupts`` says so after a round (one batch per subscriber, of at most
-    ``limit`` events if given); events handled."""
+    ``limit`` events if given); ``pace`` is called before each round (``Pacer``).
+    Events handled."""
     if not subscribers:
         return 0
     open_session = _sessions_of(target)
@@ -232,6 +246,8 @@ def deliver_pending(
     for _ in range(max_rounds):
         if not active:
             break
+        if pace is not None:
+            pace()
         still: list[Subscriber] = []
         for subscriber in active:
             count, more = deliver_one(
@@ -251,15 +267,16 @@ def _published_since(target: Runtime | Engine, subscribers: Sequence[Subscriber]
     """Whether the outbox holds an event after some subscriber's cursor."""
     open_session = _sessions_of(target)
     names = [s.name for s in subscribers]
-    with open_session() as session:
-        top = session.scalar(select(func.max(OutboxEvent.id)))
-        low = session.scalar(
-            select(func.min(SubscriberCursor.position)).where(
-                SubscriberCursor.name.in_(names),
-                (SubscriberCursor.retry_at.is_(None)) | (SubscriberCursor.retry_at <= utcnow()),
-            )
+    low = (
+        select(func.min(_CURSORS.c.position))
+        .where(
+            _CURSORS.c.name.in_(names),
+            _CURSORS.c.retry_at.is_(None) | (_CURSORS.c.retry_at <= utcnow()),
         )
-    return top is not None and low is not None and top > low
+        .scalar_subquery()
+    )
+    with open_session() as session:
+        return bool(session.scalar(select(func.max(_OUTBOX.c.id) > low)))
 
 
 def drain(target: Runtime | Engine, subscribers: Sequence[Subscriber] | None = None) -> int:
@@ -322,6 +339,21 @@ def cleanup(
 # -- the loop ---------------------------------------------------------------------
 
 
+class Pacer:
+    """Called before each round: waits until ``seconds`` after the round before it
+    started (``ROUND_SECONDS``)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = -seconds
+
+    def __call__(self) -> None:
+        wait = self._last + self.seconds - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last = time.monotonic()
+
+
 class DispatchLoop(BackgroundLoop):
     """The dispatcher thread of a process that runs workers."""
 
@@ -337,6 +369,7 @@ class DispatchLoop(BackgroundLoop):
         self._seen_top = -1
         self._retries_looked = 0.0
         self.hold_back = HoldBack(busy_file(runtime.settings.resolved_data_dir()))
+        self.pacer = Pacer(ROUND_SECONDS)  # across passes: each commit wakes the loop
 
     def poke(self) -> None:
         """Run a pass now (or right after the current one)."""
@@ -361,7 +394,13 @@ class DispatchLoop(BackgroundLoop):
             return True
         # A pass that waited the longest under a burst delivers a little and looks again.
         limit = FORCED_BATCH if self.hold_back.forced else None
-        deliver_pending(self.runtime, subscribers, interrupts=self._interrupted, limit=limit)
+        deliver_pending(
+            self.runtime,
+            subscribers,
+            interrupts=self._interrupted,
+            limit=limit,
+            pace=self.pacer,
+        )
         return True
 
     def _interrupted(self) -> bool:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -367,8 +369,12 @@ def _claim(batcher: ClaimBatcher, delivery_id: int, destinations: dict[int, str]
 
 
 class _Composers:
-    """Each email's templates compiled once per batch, on first use: outside the
-    loading transaction (on SQLite it holds the write lock)."""
+    """Each email's templates compiled once, on first use: outside the loading
+    transaction (on SQLite it holds the write lock). A composer is kept for the
+    next batches too (``_KEPT``): a stream of automation messages of one email
+    compiles its templates once, not once per batch. It is found again only by
+    a spec equal in everything but the MIME boundary, so an edited email, sender
+    or footer compiles anew."""
 
     def __init__(self) -> None:
         self._made: dict[int, Composer] = {}
@@ -380,8 +386,28 @@ class _Composers:
         with self._lock:
             composer = self._made.get(spec.email_id)
             if composer is None:
-                composer = self._made[spec.email_id] = Composer(spec)
+                composer = self._made[spec.email_id] = _kept_composer(spec)
         return composer.compose(recipient, utcnow(), extra=extra)
+
+
+_KEEP = 32  # composers kept between batches, the least recently used dropped first
+_KEPT: OrderedDict[str, Composer] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept_composer(spec: MailoutSpec) -> Composer:
+    key = repr((replace(spec, boundary=""), spec.secret_key))
+    with _KEPT_LOCK:
+        composer = _KEPT.get(key)
+        if composer is not None:
+            _KEPT.move_to_end(key)
+            return composer
+    composer = Composer(spec)
+    with _KEPT_LOCK:
+        _KEPT[key] = composer
+        while len(_KEPT) > _KEEP:
+            _KEPT.popitem(last=False)
+    return composer
 
 
 def _load(
