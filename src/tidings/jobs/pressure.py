@@ -42,8 +42,8 @@ WINDOW = 0.25  # seconds over which the writer's rate and busy share are measure
 RAISE_RATE = 500.0  # events a second that, with the writer this busy, mark it
 BUSY_SHARE = 0.25  # the share of the window spent writing that is "this busy"
 HOLD = 1.0  # seconds a mark holds
-MAX_HOLD_BACK = 3.0  # seconds background work waits at most, per pass
-FORCED_BATCH = 100  # events per subscriber in a pass that waited the longest
+MAX_HOLD_BACK = 5.0  # seconds background work waits at most, per pass
+FORCED_BATCH = 50  # events per subscriber in a pass that waited the longest
 POLL = 0.05  # seconds between looks while standing back
 
 
