@@ -22,7 +22,7 @@ from tidings.db.base import utcnow
 from tidings.emails import service as emails
 from tidings.errors import Invalid
 from tidings.runtime import Runtime
-from tidings.sending import single
+from tidings.sending import composers, single
 from tidings.sending.models import Delivery
 from tidings.sending.models import TestSend as TestSendRow
 from tidings.stats.service import email_statistics
@@ -323,7 +323,7 @@ def test_an_emails_templates_are_kept_between_batches_until_it_changes(
 ) -> None:
     """Each ``deliver_single`` is a batch of its own; the second finds the first's
     compiled templates, and an edited email compiles anew."""
-    single._KEPT.clear()  # kept by earlier tests, whose emails had the same ids
+    composers.KEPT.clear()  # kept by earlier tests, whose emails had the same ids
     email_id = _email(sending, "automation")
 
     def deliver(address: str) -> None:
@@ -335,7 +335,7 @@ def test_an_emails_templates_are_kept_between_batches_until_it_changes(
         assert single.deliver_single(sending, delivery_id) == "sent"
 
     def kept() -> list[object]:
-        return [c for c in single._KEPT.values() if c.spec.email_id == email_id]
+        return [c for c in composers.KEPT.values() if c.spec.email_id == email_id]
 
     deliver("ann@example.com")
     first = kept()

@@ -16,10 +16,7 @@ no open pixel, and nothing about it is counted or recorded as an interaction.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +37,7 @@ from tidings.runtime import Runtime
 from tidings.sending import gate, single_pool, variants
 from tidings.sending.claims import ClaimBatcher, ClaimFailed
 from tidings.sending.compose import Composer, MailoutSpec, Outgoing, Recipient
+from tidings.sending.composers import Composers
 from tidings.sending.failures import record_failure
 from tidings.sending.models import Delivery, DeliveryStatus, TestSend
 from tidings.sending.ratelimit import limiter_for
@@ -368,54 +366,12 @@ def _claim(batcher: ClaimBatcher, delivery_id: int, destinations: dict[int, str]
         return False
 
 
-class _Composers:
-    """Each email's templates compiled once, on first use: outside the loading
-    transaction (on SQLite it holds the write lock). A composer is kept for the
-    next batches too (``_KEPT``): a stream of automation messages of one email
-    compiles its templates once, not once per batch. It is found again only by
-    a spec equal in everything but the MIME boundary, so an edited email, sender
-    or footer compiles anew."""
-
-    def __init__(self) -> None:
-        self._made: dict[int, Composer] = {}
-        self._lock = threading.Lock()
-
-    def compose(
-        self, spec: MailoutSpec, recipient: Recipient, extra: dict[str, Any] | None
-    ) -> Outgoing:
-        with self._lock:
-            composer = self._made.get(spec.email_id)
-            if composer is None:
-                composer = self._made[spec.email_id] = _kept_composer(spec)
-        return composer.compose(recipient, utcnow(), extra=extra)
-
-
-_KEEP = 32  # composers kept between batches, the least recently used dropped first
-_KEPT: OrderedDict[str, Composer] = OrderedDict()
-_KEPT_LOCK = threading.Lock()
-
-
-def _kept_composer(spec: MailoutSpec) -> Composer:
-    key = repr((replace(spec, boundary=""), spec.secret_key))
-    with _KEPT_LOCK:
-        composer = _KEPT.get(key)
-        if composer is not None:
-            _KEPT.move_to_end(key)
-            return composer
-    composer = Composer(spec)
-    with _KEPT_LOCK:
-        _KEPT[key] = composer
-        while len(_KEPT) > _KEEP:
-            _KEPT.popitem(last=False)
-    return composer
-
-
 def _load(
     session: Session,
     runtime: Runtime,
     delivery: Delivery | None,
     specs: dict[int, MailoutSpec],
-    composers: _Composers,
+    composers: Composers,
 ) -> _Ready | str:
     """A pending single message ready to send, or its status when there is nothing
     to send (the caller's transaction records a skip)."""
@@ -459,7 +415,7 @@ def _load(
 def deliver_single(runtime: Runtime, delivery_id: int) -> str:
     """Send one pending single message; its status afterwards."""
     with runtime.session() as session:
-        ready = _load(session, runtime, session.get(Delivery, delivery_id), {}, _Composers())
+        ready = _load(session, runtime, session.get(Delivery, delivery_id), {}, Composers())
     if isinstance(ready, str):
         return ready
     return ready.send()
@@ -469,7 +425,7 @@ def prepare_many(runtime: Runtime, delivery_ids: list[int]) -> dict[int, single_
     """Load the messages of ``delivery_ids`` in one transaction (the pool's ``Prepare``)."""
     ready: dict[int, single_pool.Work | str] = {}
     specs: dict[int, MailoutSpec] = {}
-    composers = _Composers()
+    composers = Composers()
     with runtime.session() as session:
         rows = session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))).all()
         # Their contacts and emails in one query each; held here, so that ``_load``
